@@ -1,0 +1,83 @@
+use std::path::PathBuf;
+
+/// What is wrong with one camera's calibration. The rig wraps it with the camera's name.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CameraError {
+    #[error("missing field `{0}`")]
+    MissingField(&'static str),
+    #[error("`{field}` is not a finite number ({value})")]
+    NonFinite { field: &'static str, value: f64 },
+    #[error("focal length `{field}` must be positive, got {value}")]
+    NonPositiveFocalLength { field: &'static str, value: f64 },
+    #[error("image size {width_px}x{height_px} has a zero side")]
+    EmptyImage { width_px: u32, height_px: u32 },
+    #[error("principal point ({cx_px}, {cy_px}) lies outside the {width_px}x{height_px} image")]
+    PrincipalPointOutsideImage {
+        cx_px: f64,
+        cy_px: f64,
+        width_px: u32,
+        height_px: u32,
+    },
+    #[error(
+        "rotation quaternion (qw, qx, qy, qz) has norm {norm}, expected 1 within {tolerance:e}"
+    )]
+    QuaternionNotUnit { norm: f64, tolerance: f64 },
+}
+
+/// Errors of the calibration crate. `Display` says only this level's context; the
+/// cause is the `source()` chain (print it with `{:#}` in anyhow).
+#[derive(Debug, thiserror::Error)]
+pub enum CalibrationError {
+    #[error("camera `{camera}`")]
+    Camera {
+        camera: String,
+        #[source]
+        source: CameraError,
+    },
+    #[error("the rig has two cameras named `{0}`")]
+    DuplicateCamera(String),
+    #[error("the rig has no cameras")]
+    EmptyRig,
+    #[error("the rig has no camera named `{camera}` (it has: {available})")]
+    UnknownCamera { camera: String, available: String },
+    #[error("a camera entry (number {index}, counting from 1) has no `name`")]
+    UnnamedCamera { index: usize },
+    #[error("not a valid rig file: {0}")]
+    Toml(String),
+    #[error("cannot scale the rig to width {width_px}: {reason}")]
+    InvalidScale { width_px: u32, reason: &'static str },
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("rig file {}", path.display())]
+    InFile {
+        path: PathBuf,
+        #[source]
+        source: Box<CalibrationError>,
+    },
+}
+
+impl CalibrationError {
+    pub(crate) fn camera(camera: &str, source: CameraError) -> Self {
+        Self::Camera {
+            camera: camera.to_owned(),
+            source,
+        }
+    }
+
+    pub(crate) fn in_file(self, path: &std::path::Path) -> Self {
+        Self::InFile {
+            path: path.to_path_buf(),
+            source: Box::new(self),
+        }
+    }
+}

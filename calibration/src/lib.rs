@@ -1,0 +1,26 @@
+//! Camera geometry for heptaview: pinhole cameras with OpenCV distortion,
+//! seven-camera rigs with `ego_from_camera` poses, projection between pixels,
+//! the ego frame and the ground plane, and rig files in TOML.
+//!
+//! Frames (as Argoverse 2 and OpenCV): ego x forward, y left, z up, origin on
+//! the ground under the rear axle; camera z out of the lens, x right, y down.
+
+mod camera_model;
+mod error;
+mod rig;
+mod rig_file;
+
+pub use camera_model::{CameraModel, Distortion, Intrinsics};
+pub use error::{CalibrationError, CameraError};
+pub use rig::{
+    AV2_RING_CAMERAS, QUATERNION_NORM_TOLERANCE, Rig, RigCamera, ego_from_camera_mount,
+    unit_quaternion,
+};
+
+/// The Argoverse 2 ring-camera rig shipped in `calibration/rigs/argoverse2.toml`.
+pub const ARGOVERSE2_RIG_TOML: &str = include_str!("../rigs/argoverse2.toml");
+
+/// The shipped Argoverse 2 rig, parsed and validated.
+pub fn argoverse2_rig() -> Result<Rig, CalibrationError> {
+    Rig::from_toml_str(ARGOVERSE2_RIG_TOML)
+}

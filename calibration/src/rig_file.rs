@@ -1,0 +1,206 @@
+//! Rig files in TOML. The fields follow Argoverse 2's calibration tables
+//! (`intrinsics.feather`, `egovehicle_SE3_sensor.feather`) so that the two
+//! convert one to one:
+//!
+//! ```toml
+//! name = "argoverse2"
+//!
+//! [[cameras]]
+//! name = "ring_front_center"
+//! width_px = 1550
+//! height_px = 2048
+//! fx_px = 1773.0
+//! fy_px = 1773.0
+//! cx_px = 774.5
+//! cy_px = 1023.5
+//! k1 = -0.26   # distortion: k1 k2 p1 p2 k3, each 0 when absent
+//! [cameras.ego_from_camera]   # the camera's pose in the ego frame
+//! qw = 0.5
+//! qx = -0.5
+//! qy = 0.5
+//! qz = -0.5
+//! tx_m = 1.63
+//! ty_m = 0.0
+//! tz_m = 1.43
+//! ```
+
+use std::path::Path;
+
+use nalgebra::{Isometry3, Translation3};
+use serde::{Deserialize, Serialize};
+
+use crate::camera_model::{CameraModel, Distortion, Intrinsics};
+use crate::error::{CalibrationError, CameraError};
+use crate::rig::{Rig, RigCamera, unit_quaternion};
+
+/// Every field optional so that a missing one is reported with its camera's
+/// name, which serde's own "missing field" message cannot do.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RigDocument {
+    name: Option<String>,
+    #[serde(default, rename = "cameras")]
+    cameras: Vec<CameraDocument>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct CameraDocument {
+    name: Option<String>,
+    width_px: Option<u32>,
+    height_px: Option<u32>,
+    fx_px: Option<f64>,
+    fy_px: Option<f64>,
+    cx_px: Option<f64>,
+    cy_px: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    k1: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    k2: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p1: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p2: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    k3: Option<f64>,
+    ego_from_camera: Option<PoseDocument>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct PoseDocument {
+    qw: Option<f64>,
+    qx: Option<f64>,
+    qy: Option<f64>,
+    qz: Option<f64>,
+    tx_m: Option<f64>,
+    ty_m: Option<f64>,
+    tz_m: Option<f64>,
+}
+
+fn required<T>(value: Option<T>, field: &'static str) -> Result<T, CameraError> {
+    value.ok_or(CameraError::MissingField(field))
+}
+
+impl CameraDocument {
+    fn into_camera(self, index: usize) -> Result<RigCamera, CalibrationError> {
+        let name = self
+            .name
+            .clone()
+            .ok_or(CalibrationError::UnnamedCamera { index: index + 1 })?;
+        let (model, ego_from_camera) = self
+            .into_parts()
+            .map_err(|e| CalibrationError::camera(&name, e))?;
+        RigCamera::new(name, model, ego_from_camera)
+    }
+
+    fn into_parts(self) -> Result<(CameraModel, Isometry3<f64>), CameraError> {
+        let intrinsics = Intrinsics {
+            width_px: required(self.width_px, "width_px")?,
+            height_px: required(self.height_px, "height_px")?,
+            fx_px: required(self.fx_px, "fx_px")?,
+            fy_px: required(self.fy_px, "fy_px")?,
+            cx_px: required(self.cx_px, "cx_px")?,
+            cy_px: required(self.cy_px, "cy_px")?,
+        };
+        let distortion = Distortion {
+            k1: self.k1.unwrap_or(0.0),
+            k2: self.k2.unwrap_or(0.0),
+            p1: self.p1.unwrap_or(0.0),
+            p2: self.p2.unwrap_or(0.0),
+            k3: self.k3.unwrap_or(0.0),
+        };
+        let model = CameraModel::new(intrinsics, distortion)?;
+        let pose = required(self.ego_from_camera, "ego_from_camera")?;
+        let rotation = unit_quaternion(
+            required(pose.qw, "ego_from_camera.qw")?,
+            required(pose.qx, "ego_from_camera.qx")?,
+            required(pose.qy, "ego_from_camera.qy")?,
+            required(pose.qz, "ego_from_camera.qz")?,
+        )?;
+        let translation = Translation3::new(
+            required(pose.tx_m, "ego_from_camera.tx_m")?,
+            required(pose.ty_m, "ego_from_camera.ty_m")?,
+            required(pose.tz_m, "ego_from_camera.tz_m")?,
+        );
+        Ok((model, Isometry3::from_parts(translation, rotation)))
+    }
+
+    fn from_camera(camera: &RigCamera) -> Self {
+        let k = camera.model().intrinsics();
+        let d = camera.model().distortion();
+        let pose = camera.ego_from_camera();
+        let q = pose.rotation.quaternion();
+        let t = pose.translation.vector;
+        let nonzero = |v: f64| (v != 0.0).then_some(v);
+        Self {
+            name: Some(camera.name().to_owned()),
+            width_px: Some(k.width_px),
+            height_px: Some(k.height_px),
+            fx_px: Some(k.fx_px),
+            fy_px: Some(k.fy_px),
+            cx_px: Some(k.cx_px),
+            cy_px: Some(k.cy_px),
+            k1: nonzero(d.k1),
+            k2: nonzero(d.k2),
+            p1: nonzero(d.p1),
+            p2: nonzero(d.p2),
+            k3: nonzero(d.k3),
+            ego_from_camera: Some(PoseDocument {
+                qw: Some(q.w),
+                qx: Some(q.i),
+                qy: Some(q.j),
+                qz: Some(q.k),
+                tx_m: Some(t.x),
+                ty_m: Some(t.y),
+                tz_m: Some(t.z),
+            }),
+        }
+    }
+}
+
+impl Rig {
+    /// Parses and validates a rig from TOML text.
+    pub fn from_toml_str(text: &str) -> Result<Self, CalibrationError> {
+        let document: RigDocument =
+            toml::from_str(text).map_err(|e| CalibrationError::Toml(e.to_string()))?;
+        let cameras = document
+            .cameras
+            .into_iter()
+            .enumerate()
+            .map(|(index, camera)| camera.into_camera(index))
+            .collect::<Result<Vec<_>, _>>()?;
+        Rig::new(document.name.unwrap_or_default(), cameras)
+    }
+
+    /// TOML text that [`Rig::from_toml_str`] reads back to an equal rig
+    /// (floats are written with enough digits to round-trip exactly).
+    pub fn to_toml_string(&self) -> Result<String, CalibrationError> {
+        let document = RigDocument {
+            name: Some(self.name().to_owned()),
+            cameras: self
+                .cameras()
+                .iter()
+                .map(CameraDocument::from_camera)
+                .collect(),
+        };
+        toml::to_string_pretty(&document).map_err(|e| CalibrationError::Toml(e.to_string()))
+    }
+
+    /// Loads a rig file; every error names the file.
+    pub fn load(path: &Path) -> Result<Self, CalibrationError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CalibrationError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml_str(&text).map_err(|e| e.in_file(path))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), CalibrationError> {
+        let text = self.to_toml_string()?;
+        std::fs::write(path, text).map_err(|source| CalibrationError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
