@@ -1,0 +1,72 @@
+//! `heptaview`: the command-line front end of the seven-camera pipeline.
+
+mod self_check;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Seven synchronised camera streams, compressed, detected, fused and decided on.
+///
+/// heptaview runs the seven ring cameras of an Argoverse 2 car through
+/// spatial and temporal compression, ONNX detection and classification,
+/// calibration-aware fusion and tracking, and a planning decision, all logged
+/// to the Rerun visual debugger.
+///
+/// ONNX Runtime is loaded at run time from ORT_DYLIB_PATH or the project's
+/// .deps/onnxruntime/ (scripts/setup.sh installs it). Logging: HEPTAVIEW_LOG
+/// (e.g. HEPTAVIEW_LOG=debug).
+#[derive(Debug, Parser)]
+#[command(name = "heptaview", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check this installation: load and validate a camera rig, report its
+    /// geometry (fields of view, overlaps, horizon, ground projection), and
+    /// find and load ONNX Runtime, OpenCV and the Rerun SDK.
+    SelfCheck {
+        /// Rig file (TOML) to check instead of the built-in Argoverse 2 rig.
+        #[arg(long, value_name = "FILE")]
+        rig: Option<PathBuf>,
+        /// Also check the rig scaled so that its widest camera is this many pixels wide.
+        #[arg(long, value_name = "PX")]
+        width: Option<u32>,
+    },
+}
+
+/// Exit codes of the design: 0 success, 1 runtime failure, 2 bad usage or bad input.
+#[derive(Debug)]
+enum Failure {
+    Runtime(anyhow::Error),
+    BadInput(anyhow::Error),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HEPTAVIEW_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::SelfCheck { rig, width } => self_check::run(rig.as_deref(), width),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::BadInput(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
