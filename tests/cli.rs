@@ -54,10 +54,10 @@ fn self_check_passes_on_the_built_in_rig_and_finds_onnx_runtime() {
     let text = stdout(&output);
     assert!(output.status.success(), "{text}\n{}", stderr(&output));
     for camera in heptaview_calibration::AV2_RING_CAMERAS {
-        assert_eq!(
+        assert!(
             text.matches(camera).count() >= 2,
-            true,
-            "{camera} in\n{text}"
+            "{camera} in
+{text}"
         );
     }
     assert!(
