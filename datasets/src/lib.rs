@@ -1,2 +1,10 @@
-//! Argoverse 2 seven-camera logs (read and write) and the ground-truth
-//! scenario generator. Filled in by the datasets issue.
+//! Seven-camera datasets: Argoverse 2 sensor logs read and written in the
+//! official layout, and a scenario generator that renders ground-truth drives
+//! through the rig's own cameras with objects cut from real photographs.
+
+pub mod av2;
+mod error;
+mod feather;
+pub mod generator;
+
+pub use error::{DatasetError, FrameError};
