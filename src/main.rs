@@ -1,5 +1,6 @@
 //! `heptaview`: the command-line front end of the seven-camera pipeline.
 
+mod generate;
 mod self_check;
 
 use std::path::PathBuf;
@@ -37,11 +38,17 @@ enum Command {
         #[arg(long, value_name = "PX")]
         width: Option<u32>,
     },
+    /// Generate a seven-camera drive with ground truth, in the Argoverse 2
+    /// layout: the AV2 ring cameras (scaled to --width) look at one world of
+    /// road, buildings and real-photo objects (cars, a bus, a van, a bicycle,
+    /// pedestrians). Writes JPEGs, calibration, ego poses, annotation cuboids
+    /// and scenario.toml (the expected planning decisions over time).
+    Generate(generate::Args),
 }
 
 /// Exit codes of the design: 0 success, 1 runtime failure, 2 bad usage or bad input.
 #[derive(Debug)]
-enum Failure {
+pub enum Failure {
     Runtime(anyhow::Error),
     BadInput(anyhow::Error),
 }
@@ -57,6 +64,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::SelfCheck { rig, width } => self_check::run(rig.as_deref(), width),
+        Command::Generate(args) => generate::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
