@@ -2,7 +2,7 @@
 # Installs what this machine lacks to build, run and test heptaview. Idempotent
 # and quiet when there is nothing to do; everything it fetches from PyPI stays
 # in the project-local, gitignored .deps/ folder:
-#   .deps/venv/          Python tools the tests use as references (requirements.txt)
+#   .deps/venv/          Python tools the tests use as references (requirements*.txt)
 #   .deps/onnxruntime/   the ONNX Runtime shared library, from the onnxruntime wheel
 # System packages (OpenCV and clang for the opencv crate's bindings) come from apt.
 set -euo pipefail
@@ -44,12 +44,14 @@ command -v cargo >/dev/null || die "cargo not found: install the Rust toolchain 
 # 2. Python tools for the tests, in a project-local venv, redone when requirements change.
 venv="$deps/venv"
 requirements="$root/scripts/requirements.txt"
-wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
+requirements_nodeps="$root/scripts/requirements-nodeps.txt"
+wanted="$(cat "$requirements" "$requirements_nodeps" | sha256sum | cut -d' ' -f1)"
 stamp="$venv/.requirements.sha256"
 if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
     say "installing Python tools into .deps/venv (requirements: scripts/requirements.txt)"
     python3 -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$requirements_nodeps"
     echo "$wanted" > "$stamp"
 fi
 

@@ -126,3 +126,63 @@ fn an_unusable_onnx_runtime_says_where_and_what_to_run() {
     assert!(message.contains("run scripts/setup.sh"), "{message}");
     assert_eq!(message.trim_end().lines().count(), 1, "{message}");
 }
+
+#[test]
+fn generate_writes_a_log_and_refuses_bad_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("drive");
+    let out_arg = out.to_str().unwrap();
+    let args = [
+        "generate",
+        "--scenario",
+        "cut_in",
+        "--out",
+        out_arg,
+        "--width",
+        "256",
+        "--seconds",
+        "0.3",
+    ];
+    let output = heptaview(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("cut_in: 3 frame sets (0.3 s at 10 fps), 21 images"),
+        "{text}"
+    );
+    assert!(out.join("calibration/intrinsics.feather").exists());
+    assert!(out.join("scenario.toml").exists());
+
+    let again = heptaview(&args);
+    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(
+        stderr(&again).trim(),
+        format!(
+            "error: {} already exists; remove it or choose another --out",
+            out.display()
+        )
+    );
+
+    let narrow = heptaview(&[
+        "generate",
+        "--scenario",
+        "cut_in",
+        "--out",
+        dir.path().join("n").to_str().unwrap(),
+        "--width",
+        "10",
+    ]);
+    assert_eq!(narrow.status.code(), Some(2));
+    assert_eq!(
+        stderr(&narrow).trim(),
+        "error: --width must be 64..=2048 pixels, got 10"
+    );
+
+    let unknown = heptaview(&["generate", "--scenario", "moon_landing", "--out", out_arg]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("possible values: clear_road"),
+        "{}",
+        stderr(&unknown)
+    );
+}
