@@ -1,5 +1,6 @@
 //! `heptaview`: the command-line front end of the seven-camera pipeline.
 
+mod detect;
 mod generate;
 mod self_check;
 
@@ -44,6 +45,10 @@ enum Command {
     /// pedestrians). Writes JPEGs, calibration, ego poses, annotation cuboids
     /// and scenario.toml (the expected planning decisions over time).
     Generate(generate::Args),
+    /// Detect and classify objects in image files with the shipped models
+    /// (NanoDet-m, then EfficientNet-Lite0 on vehicle crops for the subtype;
+    /// traffic lights get a lamp state from colour). Boxes are in source pixels.
+    Detect(detect::Args),
 }
 
 /// Exit codes of the design: 0 success, 1 runtime failure, 2 bad usage or bad input.
@@ -51,6 +56,8 @@ enum Command {
 pub enum Failure {
     Runtime(anyhow::Error),
     BadInput(anyhow::Error),
+    /// Already reported on stderr; exit with this code.
+    Reported(u8),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +72,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::SelfCheck { rig, width } => self_check::run(rig.as_deref(), width),
         Command::Generate(args) => generate::run(&args),
+        Command::Detect(args) => detect::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -76,5 +84,6 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::from(1)
         }
+        Err(Failure::Reported(code)) => ExitCode::from(code),
     }
 }

@@ -2,7 +2,7 @@
 //! and one clear error (with the right exit code) for each kind of bad setup.
 
 // Test helpers unwrap too: a failed unwrap is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::{Command, Output};
 

@@ -2,7 +2,7 @@
 //! `projectPoints` and `undistortPoints`, through the opencv crate.
 
 // Test helpers unwrap too: a failed unwrap is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Property tests: projection and its inverses agree on random cameras and points.
 
 // Test helpers unwrap too: a failed unwrap is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! a single bad frame, a per-frame error the pipeline can count as a drop.
 
 // Test helpers unwrap too: a failed unwrap is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

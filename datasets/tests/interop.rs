@@ -3,7 +3,7 @@
 //! forms other writers use), and the official Argoverse 2 loader opens our logs.
 
 // Test helpers unwrap too: a failed unwrap is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -24,7 +24,6 @@ const FILES: &[(&str, &[u8])] = embedded_sprites!(
     "pedestrian_vtest_2.png",
     "pedestrian_vtest_3.png",
     "pedestrian_vtest_4.png",
-    "car_vtest.png",
     "van_vtest.png",
     "car_scenetext.png",
     "bicycle_darknet.png",

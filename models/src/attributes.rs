@@ -1,0 +1,62 @@
+//! What the classifier stage adds to detections: a vehicle subtype for
+//! vehicles (one batched classifier run per image) and a lamp state for
+//! traffic lights (from colour).
+
+use opencv::core::Mat;
+use serde::Serialize;
+
+use crate::classifier::{Classifier, LabelScore};
+use crate::detector::Detection;
+use crate::error::ModelError;
+use crate::preprocess::crop_rect;
+use crate::taxonomy::{VEHICLE_CLASSES, VehicleSubtype};
+use crate::traffic_light::{LightState, light_state};
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Attributes {
+    pub subtype: Option<VehicleSubtype>,
+    pub subtype_score: Option<f32>,
+    pub state: Option<LightState>,
+    /// The classifier's best ImageNet labels for the crop (vehicles only).
+    pub top: Vec<LabelScore>,
+}
+
+/// Attributes for each detection, in order. Runs the classifier once, on the
+/// vehicle crops only.
+pub fn attributes(
+    classifier: &mut Classifier,
+    image: &Mat,
+    detections: &[Detection],
+) -> Result<Vec<Attributes>, ModelError> {
+    let vehicles: Vec<usize> = detections
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| VEHICLE_CLASSES.contains(&d.class.as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    let boxes: Vec<[f32; 4]> = vehicles.iter().map(|&i| detections[i].bbox).collect();
+    let mut classified = if boxes.is_empty() {
+        Vec::new()
+    } else {
+        classifier.classify(image, &boxes)?
+    }
+    .into_iter();
+    let mut result = vec![Attributes::default(); detections.len()];
+    for &i in &vehicles {
+        if let Some(classification) = classified.next() {
+            result[i].subtype = classification.subtype.map(|(s, _)| s);
+            result[i].subtype_score = classification.subtype.map(|(_, p)| p);
+            result[i].top = classification.top;
+        }
+    }
+    for (i, detection) in detections.iter().enumerate() {
+        if detection.class == "traffic light" {
+            let state = match crop_rect(image, detection.bbox) {
+                Some(rect) => light_state(&Mat::roi(image, rect)?)?,
+                None => LightState::Unknown,
+            };
+            result[i].state = Some(state);
+        }
+    }
+    Ok(result)
+}

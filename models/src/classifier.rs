@@ -1,0 +1,189 @@
+//! Crop classification: all crops of a frame in one batched run of the
+//! classifier (its batch dimension is dynamic), softmax, top-k, and the
+//! driving taxonomy on top.
+
+use std::path::Path;
+
+use opencv::core::{Mat, Size};
+use opencv::imgproc;
+use ort::value::TensorRef;
+use serde::Serialize;
+
+use crate::error::ModelError;
+use crate::manifest::{OutputRole, Task, shipped_models_dir};
+use crate::preprocess::{check_bgr, crop_rect, write_planes};
+use crate::session::{ModelSession, SessionConfig};
+use crate::taxonomy::{Taxonomy, VehicleSubtype};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelScore {
+    pub class_id: usize,
+    pub label: String,
+    pub score: f32,
+}
+
+/// What the classifier says about one crop.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Classification {
+    /// Best first.
+    pub top: Vec<LabelScore>,
+    pub subtype: Option<(VehicleSubtype, f32)>,
+}
+
+#[derive(Debug)]
+pub struct Classifier {
+    model: ModelSession,
+    taxonomy: Taxonomy,
+    top_k: usize,
+    resized: Mat,
+    batch: Vec<f32>,
+}
+
+impl Classifier {
+    /// The shipped EfficientNet-Lite0 (`models/efficientnet_lite0.toml`).
+    pub fn shipped(session: &SessionConfig, top_k: usize) -> Result<Self, ModelError> {
+        Self::load(
+            &shipped_models_dir().join("efficientnet_lite0.toml"),
+            session,
+            top_k,
+        )
+    }
+
+    pub fn load(
+        manifest: &Path,
+        session: &SessionConfig,
+        top_k: usize,
+    ) -> Result<Self, ModelError> {
+        let model = ModelSession::load(manifest, session)?;
+        if model.manifest().task != Task::Classification {
+            return Err(ModelError::Manifest {
+                path: manifest.to_path_buf(),
+                message: "not a classification model".to_owned(),
+            });
+        }
+        let taxonomy = Taxonomy::from_labels(model.labels());
+        Ok(Self {
+            model,
+            taxonomy,
+            top_k: top_k.max(1),
+            resized: Mat::default(),
+            batch: Vec::new(),
+        })
+    }
+
+    pub fn taxonomy(&self) -> &Taxonomy {
+        &self.taxonomy
+    }
+
+    /// Classifies the crops of `boxes` (source pixels) from an 8-bit BGR image,
+    /// in one run. Empty boxes (after clipping) get an empty classification.
+    pub fn classify(
+        &mut self,
+        image: &Mat,
+        boxes: &[[f32; 4]],
+    ) -> Result<Vec<Classification>, ModelError> {
+        check_bgr(image)?;
+        let rects: Vec<_> = boxes.iter().map(|b| crop_rect(image, *b)).collect();
+        let valid: Vec<_> = rects.iter().flatten().copied().collect();
+        if valid.is_empty() {
+            return Ok(vec![
+                Classification {
+                    top: Vec::new(),
+                    subtype: None
+                };
+                boxes.len()
+            ]);
+        }
+        let spec = self.model.manifest().input.clone();
+        let (width, height) = (spec.width(), spec.height());
+        let plane = width * height;
+        self.batch.clear();
+        self.batch.resize(valid.len() * 3 * plane, 0.0);
+        for (slot, rect) in valid.iter().enumerate() {
+            let crop = Mat::roi(image, *rect)?;
+            imgproc::resize(
+                &crop,
+                &mut self.resized,
+                Size::new(width as i32, height as i32),
+                0.0,
+                0.0,
+                imgproc::INTER_LINEAR,
+            )?;
+            let slot_tensor = &mut self.batch[slot * 3 * plane..(slot + 1) * 3 * plane];
+            write_planes(&self.resized, slot_tensor, width, plane, 0, 0, &spec)?;
+        }
+        let shape = [valid.len(), 3, height, width];
+        let input = TensorRef::from_array_view((shape, &self.batch[..]))
+            .map_err(|e| self.model.session_error(e))?;
+        let manifest = self.model.manifest().clone();
+        let model_path = manifest.model_path();
+        let session_error = |source| ModelError::Session {
+            path: model_path.clone(),
+            source,
+        };
+        let logits_name = manifest
+            .outputs
+            .iter()
+            .find(|o| o.role == OutputRole::Logits)
+            .map(|o| o.name.clone())
+            .unwrap_or_default();
+        let outputs = self
+            .model
+            .session_mut()
+            .run(ort::inputs![manifest.input.name.as_str() => input])
+            .map_err(session_error)?;
+        let value = outputs
+            .get(&logits_name)
+            .ok_or_else(|| ModelError::BadOutput {
+                path: model_path.clone(),
+                message: format!("no output `{logits_name}`"),
+            })?;
+        let (_, logits) = value.try_extract_tensor::<f32>().map_err(session_error)?;
+        // N x 1000 floats: copied so that the session is free again.
+        let logits = logits.to_vec();
+        drop(outputs);
+        let classes = logits.len() / valid.len();
+        let labels = self.model.labels();
+        let mut per_crop = logits.chunks_exact(classes).map(|row| {
+            let probabilities = softmax(row);
+            let mut order: Vec<usize> = (0..classes).collect();
+            order.sort_by(|&a, &b| {
+                probabilities[b]
+                    .total_cmp(&probabilities[a])
+                    .then(a.cmp(&b))
+            });
+            Classification {
+                top: order
+                    .iter()
+                    .take(self.top_k)
+                    .map(|&class_id| LabelScore {
+                        class_id,
+                        label: labels.get(class_id).cloned().unwrap_or_default(),
+                        score: probabilities[class_id],
+                    })
+                    .collect(),
+                subtype: self.taxonomy.subtype(&probabilities),
+            }
+        });
+        Ok(rects
+            .iter()
+            .map(|rect| match rect {
+                Some(_) => per_crop.next().unwrap_or(Classification {
+                    top: Vec::new(),
+                    subtype: None,
+                }),
+                None => Classification {
+                    top: Vec::new(),
+                    subtype: None,
+                },
+            })
+            .collect())
+    }
+}
+
+pub fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
+    let total: f32 = exp.iter().sum();
+    exp.into_iter().map(|e| e / total).collect()
+}

@@ -1,0 +1,254 @@
+//! Object detection: letterbox → ONNX Runtime → decoder named by the
+//! manifest → per-class NMS → boxes in source pixels.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use opencv::core::Mat;
+use opencv::prelude::*;
+use ort::value::TensorRef;
+use serde::{Deserialize, Serialize};
+
+use crate::decode::{Candidate, decode_nanodet_level, decode_yolov8, nms_per_class};
+use crate::error::ModelError;
+use crate::manifest::{DecoderKind, OutputRole, Task, shipped_models_dir};
+use crate::preprocess::{Letterbox, Preprocessor};
+use crate::session::{ModelSession, SessionConfig};
+
+/// COCO classes that matter for driving: the detector's default filter.
+pub const DRIVING_CLASSES: [&str; 9] = [
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "bus",
+    "train",
+    "truck",
+    "traffic light",
+    "stop sign",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorConfig {
+    /// Candidates below this score are dropped before NMS.
+    pub score_threshold: f32,
+    /// Same-class boxes overlapping more than this are suppressed.
+    pub nms_iou: f32,
+    pub max_detections: usize,
+    /// Class names to keep; empty keeps every class of the model.
+    pub classes: Vec<String>,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        Self {
+            score_threshold: 0.35,
+            nms_iou: 0.5,
+            max_detections: 100,
+            classes: DRIVING_CLASSES.iter().map(|c| (*c).to_owned()).collect(),
+        }
+    }
+}
+
+/// One detected object, in source-image pixels.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Detection {
+    pub class_id: usize,
+    pub class: String,
+    pub score: f32,
+    /// x1, y1, x2, y2, clipped to the image.
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+}
+
+/// Where one detection's time went.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DetectTimings {
+    pub preprocess: Duration,
+    pub inference: Duration,
+    pub decode: Duration,
+}
+
+#[derive(Debug)]
+pub struct Detector {
+    model: ModelSession,
+    preprocessor: Preprocessor,
+    config: DetectorConfig,
+    allowed: Vec<bool>,
+    candidates: Vec<Candidate>,
+}
+
+impl Detector {
+    /// The shipped NanoDet-m (`models/nanodet.toml`).
+    pub fn shipped(session: &SessionConfig, config: DetectorConfig) -> Result<Self, ModelError> {
+        Self::load(&shipped_models_dir().join("nanodet.toml"), session, config)
+    }
+
+    pub fn load(
+        manifest: &Path,
+        session: &SessionConfig,
+        config: DetectorConfig,
+    ) -> Result<Self, ModelError> {
+        let model = ModelSession::load(manifest, session)?;
+        if model.manifest().task != Task::Detection {
+            return Err(ModelError::Manifest {
+                path: manifest.to_path_buf(),
+                message: "not a detection model".to_owned(),
+            });
+        }
+        let labels = model.labels();
+        for class in &config.classes {
+            if !labels.contains(class) {
+                return Err(ModelError::Manifest {
+                    path: manifest.to_path_buf(),
+                    message: format!(
+                        "the class filter names `{class}`, which this model's labels do not have"
+                    ),
+                });
+            }
+        }
+        let allowed = labels
+            .iter()
+            .map(|label| config.classes.is_empty() || config.classes.contains(label))
+            .collect();
+        let preprocessor = Preprocessor::new(&model.manifest().input);
+        Ok(Self {
+            model,
+            preprocessor,
+            config,
+            allowed,
+            candidates: Vec::new(),
+        })
+    }
+
+    pub fn labels(&self) -> &[String] {
+        self.model.labels()
+    }
+
+    pub fn config(&self) -> &DetectorConfig {
+        &self.config
+    }
+
+    pub fn model(&self) -> &ModelSession {
+        &self.model
+    }
+
+    /// Detects objects in an 8-bit BGR image.
+    pub fn detect(&mut self, image: &Mat) -> Result<(Vec<Detection>, DetectTimings), ModelError> {
+        let mut timings = DetectTimings::default();
+        let started = Instant::now();
+        let letterbox = self.preprocessor.letterbox(image)?;
+        timings.preprocess = started.elapsed();
+
+        let started = Instant::now();
+        let shape = self.preprocessor.shape();
+        let input = TensorRef::from_array_view((shape, self.preprocessor.tensor()))
+            .map_err(|e| self.model.session_error(e))?;
+        let manifest = self.model.manifest().clone();
+        let allowed = &self.allowed;
+        let is_allowed = |class: usize| allowed.get(class).copied().unwrap_or(false);
+        let threshold = self.config.score_threshold;
+        let classes = self.model.labels().len();
+        self.candidates.clear();
+        let model_path = manifest.model_path();
+        let session_error = |source| ModelError::Session {
+            path: model_path.clone(),
+            source,
+        };
+        let outputs = self
+            .model
+            .session_mut()
+            .run(ort::inputs![manifest.input.name.as_str() => input])
+            .map_err(session_error)?;
+        timings.inference = started.elapsed();
+
+        let started = Instant::now();
+        let output = |name: &str| -> Result<&[f32], ModelError> {
+            let value = outputs.get(name).ok_or_else(|| ModelError::BadOutput {
+                path: model_path.clone(),
+                message: format!("no output `{name}`"),
+            })?;
+            let (_, data) = value.try_extract_tensor::<f32>().map_err(session_error)?;
+            Ok(data)
+        };
+        match manifest.decoder {
+            DecoderKind::NanodetGfl => {
+                let bins = manifest.reg_max.unwrap_or(0) + 1;
+                for scores in manifest
+                    .outputs
+                    .iter()
+                    .filter(|o| o.role == OutputRole::ClassScores)
+                {
+                    let stride = scores.stride.unwrap_or(1) as usize;
+                    let boxes = manifest
+                        .output(OutputRole::BoxDistribution, scores.stride)
+                        .ok_or_else(|| ModelError::BadOutput {
+                            path: model_path.clone(),
+                            message: format!("no box distribution for stride {stride}"),
+                        })?;
+                    let grid = manifest.input.width().div_ceil(stride);
+                    decode_nanodet_level(
+                        output(&scores.name)?,
+                        output(&boxes.name)?,
+                        classes,
+                        bins,
+                        stride,
+                        grid,
+                        threshold,
+                        &is_allowed,
+                        &mut self.candidates,
+                    );
+                }
+            }
+            DecoderKind::Yolov8 => {
+                for predictions in manifest
+                    .outputs
+                    .iter()
+                    .filter(|o| o.role == OutputRole::Predictions)
+                {
+                    decode_yolov8(
+                        output(&predictions.name)?,
+                        classes,
+                        threshold,
+                        &is_allowed,
+                        &mut self.candidates,
+                    );
+                }
+            }
+            DecoderKind::Softmax => {
+                return Err(ModelError::Manifest {
+                    path: manifest.dir.join(&manifest.file),
+                    message: "a classifier cannot detect".to_owned(),
+                });
+            }
+        }
+        drop(outputs);
+        let kept = nms_per_class(
+            std::mem::take(&mut self.candidates),
+            self.config.nms_iou,
+            self.config.max_detections,
+        );
+        let detections = self.to_source(&kept, &letterbox);
+        timings.decode = started.elapsed();
+        Ok((detections, timings))
+    }
+
+    fn to_source(&self, kept: &[Candidate], letterbox: &Letterbox) -> Vec<Detection> {
+        let labels = self.model.labels();
+        kept.iter()
+            .map(|c| Detection {
+                class_id: c.class_id,
+                class: labels.get(c.class_id).cloned().unwrap_or_default(),
+                score: c.score,
+                bbox: letterbox.to_source(c.bbox),
+            })
+            .filter(|d| d.bbox[2] > d.bbox[0] && d.bbox[3] > d.bbox[1])
+            .collect()
+    }
+}
+
+/// Image size as (width, height).
+pub fn image_size(image: &Mat) -> (usize, usize) {
+    (image.cols().max(0) as usize, image.rows().max(0) as usize)
+}
