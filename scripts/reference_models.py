@@ -5,8 +5,8 @@ Runs the shipped ONNX models with ONNX Runtime in Python, with the same
 preprocessing and decoding that heptaview implements in Rust, written here
 from the model facts (models/*.toml) without sharing any code:
 
-  detector:   letterbox (scale = min(W/w, H/h), rounded size, INTER_AREA when
-              shrinking else INTER_LINEAR, centred, padding = the mean colour,
+  detector:   letterbox (scale = min(W/w, H/h), rounded size, INTER_LINEAR,
+              centred, padding = the mean colour,
               i.e. 0 after normalisation), BGR, (x - mean) / std; NanoDet GFL
               decoding (centre (col + 0.5) * s, softmax-expected side
               distances * s), every (cell, class) >= threshold, greedy
@@ -59,8 +59,7 @@ def letterbox(bgr, spec):
     scale = min(width / w, height / h)
     nw, nh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
     if (nw, nh) != (w, h):
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        resized = cv2.resize(bgr, (nw, nh), interpolation=interpolation)
+        resized = cv2.resize(bgr, (nw, nh), interpolation=cv2.INTER_LINEAR)
     else:
         resized = bgr
     pad_x, pad_y = (width - nw) // 2, (height - nh) // 2

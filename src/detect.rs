@@ -77,11 +77,15 @@ fn detect_one(
     json: bool,
 ) -> anyhow::Result<()> {
     let path_text = path.display().to_string();
-    let image = imgcodecs::imread(&path_text, imgcodecs::IMREAD_COLOR)
-        .with_context(|| format!("cannot read image {path_text}"))?;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read image {path_text}"))?;
+    let image = imgcodecs::imdecode(
+        &opencv::core::Vector::<u8>::from_slice(&bytes),
+        imgcodecs::IMREAD_COLOR,
+    )
+    .with_context(|| format!("cannot decode image {path_text}"))?;
     if image.empty() {
         return Err(anyhow!(
-            "cannot read image {path_text}: missing, unreadable or not an image"
+            "cannot decode image {path_text}: not an image format OpenCV reads"
         ));
     }
     let (detections, timings) = detector

@@ -186,3 +186,70 @@ fn generate_writes_a_log_and_refuses_bad_options() {
         stderr(&unknown)
     );
 }
+
+#[test]
+fn detect_prints_json_lines_with_source_pixel_boxes() {
+    let bus = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/images/bus.jpg");
+    let dog = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/images/darknet_dog.jpg"
+    );
+    let output = heptaview(&["detect", bus, dog, "--json", "--threads", "2"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let lines: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["image"], bus);
+    assert_eq!(
+        (lines[0]["width"].as_u64(), lines[0]["height"].as_u64()),
+        (Some(810), Some(1080))
+    );
+    let detections = lines[0]["detections"].as_array().unwrap();
+    let bus_detection = detections.iter().find(|d| d["class"] == "bus").unwrap();
+    assert_eq!(bus_detection["class_id"], 5);
+    assert_eq!(bus_detection["subtype"], "bus");
+    assert!(bus_detection["state"].is_null());
+    let x2 = bus_detection["box"][2].as_f64().unwrap();
+    assert!(x2 > 780.0 && x2 <= 810.0, "{bus_detection}");
+    for key in ["preprocess", "inference", "decode", "classify"] {
+        assert!(lines[0]["timing_ms"][key].as_f64().unwrap() >= 0.0);
+    }
+    let classes: Vec<&str> = lines[1]["detections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["class"].as_str().unwrap())
+        .collect();
+    assert!(
+        classes.contains(&"bicycle") && classes.contains(&"car"),
+        "{classes:?}"
+    );
+}
+
+#[test]
+fn detect_reports_an_unreadable_image_and_goes_on() {
+    let bus = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/images/bus.jpg");
+    let output = heptaview(&["detect", "/no/such.jpg", bus]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output).trim(),
+        "error: cannot read image /no/such.jpg: No such file or directory (os error 2)"
+    );
+    assert!(stdout(&output).contains("bus.jpg (810x1080)"));
+}
+
+#[test]
+fn detect_without_onnx_runtime_says_what_to_run() {
+    let bus = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/images/bus.jpg");
+    let output = Command::new(env!("CARGO_BIN_EXE_heptaview"))
+        .args(["detect", bus])
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so.1.31.1")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.starts_with("error: loading the detector: cannot load ONNX Runtime from /nonexistent/libonnxruntime.so.1.31.1"), "{message}");
+    assert!(message.contains("run scripts/setup.sh"), "{message}");
+}

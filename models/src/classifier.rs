@@ -10,7 +10,7 @@ use ort::value::TensorRef;
 use serde::Serialize;
 
 use crate::error::ModelError;
-use crate::manifest::{OutputRole, Task, shipped_models_dir};
+use crate::manifest::{InputSpec, OutputRole, Task, shipped_models_dir};
 use crate::preprocess::{check_bgr, crop_rect, write_planes};
 use crate::session::{ModelSession, SessionConfig};
 use crate::taxonomy::{Taxonomy, VehicleSubtype};
@@ -33,6 +33,9 @@ pub struct Classification {
 #[derive(Debug)]
 pub struct Classifier {
     model: ModelSession,
+    spec: InputSpec,
+    model_path: std::path::PathBuf,
+    logits_name: String,
     taxonomy: Taxonomy,
     top_k: usize,
     resized: Mat,
@@ -62,7 +65,17 @@ impl Classifier {
             });
         }
         let taxonomy = Taxonomy::from_labels(model.labels());
+        let manifest = model.manifest();
+        let logits_name = manifest
+            .outputs
+            .iter()
+            .find(|o| o.role == OutputRole::Logits)
+            .map(|o| o.name.clone())
+            .unwrap_or_default();
         Ok(Self {
+            spec: manifest.input.clone(),
+            model_path: manifest.model_path(),
+            logits_name,
             model,
             taxonomy,
             top_k: top_k.max(1),
@@ -94,7 +107,7 @@ impl Classifier {
                 boxes.len()
             ]);
         }
-        let spec = self.model.manifest().input.clone();
+        let spec = &self.spec;
         let (width, height) = (spec.width(), spec.height());
         let plane = width * height;
         self.batch.clear();
@@ -110,27 +123,21 @@ impl Classifier {
                 imgproc::INTER_LINEAR,
             )?;
             let slot_tensor = &mut self.batch[slot * 3 * plane..(slot + 1) * 3 * plane];
-            write_planes(&self.resized, slot_tensor, width, plane, 0, 0, &spec)?;
+            write_planes(&self.resized, slot_tensor, width, plane, 0, 0, spec)?;
         }
         let shape = [valid.len(), 3, height, width];
         let input = TensorRef::from_array_view((shape, &self.batch[..]))
             .map_err(|e| self.model.session_error(e))?;
-        let manifest = self.model.manifest().clone();
-        let model_path = manifest.model_path();
+        let model_path = &self.model_path;
         let session_error = |source| ModelError::Session {
             path: model_path.clone(),
             source,
         };
-        let logits_name = manifest
-            .outputs
-            .iter()
-            .find(|o| o.role == OutputRole::Logits)
-            .map(|o| o.name.clone())
-            .unwrap_or_default();
+        let logits_name = &self.logits_name;
         let outputs = self
             .model
             .session_mut()
-            .run(ort::inputs![manifest.input.name.as_str() => input])
+            .run(ort::inputs![spec.name.as_str() => input])
             .map_err(session_error)?;
         let value = outputs
             .get(&logits_name)

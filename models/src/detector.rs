@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::decode::{Candidate, decode_nanodet_level, decode_yolov8, nms_per_class};
 use crate::error::ModelError;
-use crate::manifest::{DecoderKind, OutputRole, Task, shipped_models_dir};
+use crate::manifest::{DecoderKind, Manifest, OutputRole, Task, shipped_models_dir};
 use crate::preprocess::{Letterbox, Preprocessor};
 use crate::session::{ModelSession, SessionConfig};
 
@@ -73,6 +73,7 @@ pub struct DetectTimings {
 #[derive(Debug)]
 pub struct Detector {
     model: ModelSession,
+    plan: DecodePlan,
     preprocessor: Preprocessor,
     config: DetectorConfig,
     allowed: Vec<bool>,
@@ -113,8 +114,10 @@ impl Detector {
             .map(|label| config.classes.is_empty() || config.classes.contains(label))
             .collect();
         let preprocessor = Preprocessor::new(&model.manifest().input);
+        let plan = DecodePlan::new(model.manifest())?;
         Ok(Self {
             model,
+            plan,
             preprocessor,
             config,
             allowed,
@@ -145,82 +148,53 @@ impl Detector {
         let shape = self.preprocessor.shape();
         let input = TensorRef::from_array_view((shape, self.preprocessor.tensor()))
             .map_err(|e| self.model.session_error(e))?;
-        let manifest = self.model.manifest().clone();
+        let plan = &self.plan;
         let allowed = &self.allowed;
         let is_allowed = |class: usize| allowed.get(class).copied().unwrap_or(false);
         let threshold = self.config.score_threshold;
-        let classes = self.model.labels().len();
-        self.candidates.clear();
-        let model_path = manifest.model_path();
+        let classes = allowed.len();
+        let candidates = &mut self.candidates;
+        candidates.clear();
         let session_error = |source| ModelError::Session {
-            path: model_path.clone(),
+            path: plan.model_path.clone(),
             source,
         };
         let outputs = self
             .model
             .session_mut()
-            .run(ort::inputs![manifest.input.name.as_str() => input])
+            .run(ort::inputs![plan.input_name.as_str() => input])
             .map_err(session_error)?;
         timings.inference = started.elapsed();
 
         let started = Instant::now();
         let output = |name: &str| -> Result<&[f32], ModelError> {
             let value = outputs.get(name).ok_or_else(|| ModelError::BadOutput {
-                path: model_path.clone(),
+                path: plan.model_path.clone(),
                 message: format!("no output `{name}`"),
             })?;
             let (_, data) = value.try_extract_tensor::<f32>().map_err(session_error)?;
             Ok(data)
         };
-        match manifest.decoder {
-            DecoderKind::NanodetGfl => {
-                let bins = manifest.reg_max.unwrap_or(0) + 1;
-                for scores in manifest
-                    .outputs
-                    .iter()
-                    .filter(|o| o.role == OutputRole::ClassScores)
-                {
-                    let stride = scores.stride.unwrap_or(1) as usize;
-                    let boxes = manifest
-                        .output(OutputRole::BoxDistribution, scores.stride)
-                        .ok_or_else(|| ModelError::BadOutput {
-                            path: model_path.clone(),
-                            message: format!("no box distribution for stride {stride}"),
-                        })?;
-                    let grid = manifest.input.width().div_ceil(stride);
+        match &plan.heads {
+            Heads::Nanodet { bins, levels } => {
+                for level in levels {
                     decode_nanodet_level(
-                        output(&scores.name)?,
-                        output(&boxes.name)?,
+                        output(&level.scores)?,
+                        output(&level.distributions)?,
                         classes,
-                        bins,
-                        stride,
-                        grid,
+                        *bins,
+                        level.stride,
+                        level.grid,
                         threshold,
                         &is_allowed,
-                        &mut self.candidates,
+                        candidates,
                     );
                 }
             }
-            DecoderKind::Yolov8 => {
-                for predictions in manifest
-                    .outputs
-                    .iter()
-                    .filter(|o| o.role == OutputRole::Predictions)
-                {
-                    decode_yolov8(
-                        output(&predictions.name)?,
-                        classes,
-                        threshold,
-                        &is_allowed,
-                        &mut self.candidates,
-                    );
+            Heads::Yolov8 { predictions } => {
+                for name in predictions {
+                    decode_yolov8(output(name)?, classes, threshold, &is_allowed, candidates);
                 }
-            }
-            DecoderKind::Softmax => {
-                return Err(ModelError::Manifest {
-                    path: manifest.dir.join(&manifest.file),
-                    message: "a classifier cannot detect".to_owned(),
-                });
             }
         }
         drop(outputs);
@@ -251,4 +225,85 @@ impl Detector {
 /// Image size as (width, height).
 pub fn image_size(image: &Mat) -> (usize, usize) {
     (image.cols().max(0) as usize, image.rows().max(0) as usize)
+}
+
+/// What `detect` needs from the manifest, resolved once at load so that the
+/// per-frame path allocates nothing for it.
+#[derive(Debug)]
+struct DecodePlan {
+    model_path: std::path::PathBuf,
+    input_name: String,
+    heads: Heads,
+}
+
+#[derive(Debug)]
+enum Heads {
+    Nanodet {
+        bins: usize,
+        levels: Vec<NanodetLevel>,
+    },
+    Yolov8 {
+        predictions: Vec<String>,
+    },
+}
+
+#[derive(Debug)]
+struct NanodetLevel {
+    scores: String,
+    distributions: String,
+    stride: usize,
+    grid: usize,
+}
+
+impl DecodePlan {
+    fn new(manifest: &Manifest) -> Result<Self, ModelError> {
+        let model_path = manifest.model_path();
+        let heads = match manifest.decoder {
+            DecoderKind::NanodetGfl => {
+                let mut levels = Vec::new();
+                for scores in manifest
+                    .outputs
+                    .iter()
+                    .filter(|o| o.role == OutputRole::ClassScores)
+                {
+                    let stride = scores.stride.unwrap_or(1) as usize;
+                    let boxes = manifest
+                        .output(OutputRole::BoxDistribution, scores.stride)
+                        .ok_or_else(|| ModelError::BadOutput {
+                            path: model_path.clone(),
+                            message: format!("no box distribution for stride {stride}"),
+                        })?;
+                    levels.push(NanodetLevel {
+                        scores: scores.name.clone(),
+                        distributions: boxes.name.clone(),
+                        stride,
+                        grid: manifest.input.width().div_ceil(stride),
+                    });
+                }
+                Heads::Nanodet {
+                    bins: manifest.reg_max.unwrap_or(0) + 1,
+                    levels,
+                }
+            }
+            DecoderKind::Yolov8 => Heads::Yolov8 {
+                predictions: manifest
+                    .outputs
+                    .iter()
+                    .filter(|o| o.role == OutputRole::Predictions)
+                    .map(|o| o.name.clone())
+                    .collect(),
+            },
+            DecoderKind::Softmax => {
+                return Err(ModelError::Manifest {
+                    path: model_path,
+                    message: "a classifier cannot detect (decoder softmax)".to_owned(),
+                });
+            }
+        };
+        Ok(Self {
+            model_path,
+            input_name: manifest.input.name.clone(),
+            heads,
+        })
+    }
 }

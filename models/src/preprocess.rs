@@ -1,4 +1,4 @@
-//! Image → input tensor: letterbox (resize keeping the aspect ratio, pad the
+//! Image → input tensor: letterbox (bilinear resize keeping the aspect ratio, pad the
 //! rest with the mean colour, i.e. 0 after normalisation), colour order and
 //! per-channel normalisation, written into a buffer reused from call to call.
 
@@ -126,11 +126,10 @@ impl Preprocessor {
         let (source_w, source_h) = (image.cols() as usize, image.rows() as usize);
         let letterbox = Letterbox::new(source_w, source_h, width, height);
         let (resized_w, resized_h) = resized_size(source_w, source_h, letterbox.scale);
-        let interpolation = if letterbox.scale < 1.0 {
-            imgproc::INTER_AREA
-        } else {
-            imgproc::INTER_LINEAR
-        };
+        // Bilinear even when shrinking: INTER_AREA costs ~15x more (6 ms for
+        // an 810x1080 photo, a sixth of an inference); the pipeline decodes
+        // JPEGs at a reduced DCT scale first, which does the anti-aliasing.
+        let interpolation = imgproc::INTER_LINEAR;
         self.tensor.fill(0.0);
         let placed = if (resized_w, resized_h) == (source_w, source_h) {
             image
