@@ -140,7 +140,7 @@ impl Classifier {
             .run(ort::inputs![spec.name.as_str() => input])
             .map_err(session_error)?;
         let value = outputs
-            .get(&logits_name)
+            .get(logits_name)
             .ok_or_else(|| ModelError::BadOutput {
                 path: model_path.clone(),
                 message: format!("no output `{logits_name}`"),
