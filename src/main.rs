@@ -2,6 +2,7 @@
 
 mod detect;
 mod generate;
+mod replay;
 mod self_check;
 
 use std::path::PathBuf;
@@ -49,6 +50,10 @@ enum Command {
     /// (NanoDet-m, then EfficientNet-Lite0 on vehicle crops for the subtype;
     /// traffic lights get a lamp state from colour). Boxes are in source pixels.
     Detect(detect::Args),
+    /// Replay a recorded seven-camera log (Argoverse 2 layout) through the
+    /// pipeline: sync, compression (key frames), detection, classification;
+    /// prints a summary and writes a JSON report.
+    Replay(replay::Args),
 }
 
 /// Exit codes of the design: 0 success, 1 runtime failure, 2 bad usage or bad input.
@@ -73,6 +78,7 @@ fn main() -> ExitCode {
         Command::SelfCheck { rig, width } => self_check::run(rig.as_deref(), width),
         Command::Generate(args) => generate::run(&args),
         Command::Detect(args) => detect::run(&args),
+        Command::Replay(args) => replay::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

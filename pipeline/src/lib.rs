@@ -1,6 +1,20 @@
-//! The seven-stream pipeline: frame types, stages, runtime, sources, sinks,
-//! fusion, tracking and planning. This first version only reports the native
-//! libraries it is built on; the stages arrive with the pipeline issue.
+//! The seven-stream pipeline: frame types, the stage contract, a runtime of
+//! one thread per stage wired by bounded crossbeam channels, the stages
+//! (sync, compress, detect, classify, fuse, plan), the replay source and the
+//! run report.
+
+pub mod accounting;
+pub mod edge;
+mod error;
+pub mod metrics;
+pub mod replay;
+pub mod report;
+pub mod runtime;
+pub mod stage;
+pub mod stages;
+pub mod types;
+
+pub use error::PipelineError;
 
 /// A native library the pipeline is linked with, and its version as it reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,40 @@
+use std::path::PathBuf;
+
+/// Errors that stop a run. Single bad frames are not errors: they are
+/// counted drops.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("stage `{stage}` failed")]
+    Stage {
+        stage: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("stage `{stage}` panicked: {message}")]
+    Panicked { stage: &'static str, message: String },
+    #[error("the stage after edge `{0}` stopped")]
+    DownstreamGone(&'static str),
+    #[error("{}", path.display())]
+    Dataset {
+        path: PathBuf,
+        #[source]
+        source: heptaview_datasets::DatasetError,
+    },
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl PipelineError {
+    pub fn stage(stage: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Stage {
+            stage,
+            source: Box::new(source),
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Latency histograms (hdrhistogram) per stage and end to end.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Milliseconds at the usual percentiles.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct LatencySummary {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub count: u64,
+}
+
+/// A latency histogram in microseconds, 1 µs .. 1 h, 3 significant digits.
+#[derive(Debug, Clone)]
+pub struct LatencyHistogram {
+    histogram: Option<Histogram<u64>>,
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        Self {
+            histogram: Histogram::new_with_bounds(1, 3_600_000_000, 3).ok(),
+        }
+    }
+}
+
+impl LatencyHistogram {
+    pub fn record(&mut self, duration: Duration) {
+        if let Some(histogram) = &mut self.histogram {
+            let micros = (duration.as_micros() as u64).clamp(1, 3_600_000_000);
+            // Within bounds by the clamp; a failure would only lose one sample.
+            let _ = histogram.record(micros);
+        }
+    }
+
+    pub fn merge(&mut self, other: &LatencyHistogram) {
+        if let (Some(mine), Some(theirs)) = (&mut self.histogram, &other.histogram) {
+            let _ = mine.add(theirs);
+        }
+    }
+
+    pub fn summary(&self) -> LatencySummary {
+        let Some(h) = &self.histogram else {
+            return LatencySummary::default();
+        };
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        LatencySummary {
+            p50: ms(h.value_at_quantile(0.5)),
+            p90: ms(h.value_at_quantile(0.9)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+            mean: h.mean() / 1000.0,
+            count: h.len(),
+        }
+    }
+}

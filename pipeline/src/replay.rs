@@ -1,0 +1,355 @@
+//! Replay: an AV2 log through the whole pipeline, deterministic in what it
+//! detects (stream-time synchronisation, lossless queues).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use heptaview_calibration::Rig;
+use heptaview_datasets::av2::Av2Log;
+use heptaview_models::classifier::Classifier;
+use heptaview_models::detector::{Detector, DetectorConfig};
+use heptaview_models::SessionConfig;
+use nalgebra::Vector3;
+use serde::{Deserialize, Serialize};
+
+use crate::accounting::{DropReason, Ledger};
+use crate::edge::{Backpressure, EdgeHandle, EdgeSender, edge};
+use crate::error::PipelineError;
+use crate::metrics::LatencyHistogram;
+use crate::report::{CameraHealth, Compression, FrameSetCounts, Inference, Latencies, Report, Throughput};
+use crate::runtime::{Control, join_all, spawn_stage};
+use crate::stages::compress::{CompressConfig, CompressionCounters, Compressor};
+use crate::stages::detect::{ClassifyStage, DetectStage, InferenceCounters, PassThrough};
+use crate::stages::sync::{SyncConfig, Synchroniser};
+use crate::types::{CameraId, Frame, FrameSet, SlotStatus};
+
+/// Every stage parameter, one section per stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    pub sync: SyncConfig,
+    pub compress: CompressConfig,
+    pub detector: DetectorConfig,
+    pub session: SessionConfig,
+    /// Detector workers, each with its own session.
+    pub detector_workers: usize,
+    pub classify: bool,
+    /// Items each queue between stages holds.
+    pub queue_capacity: usize,
+    pub backpressure: Backpressure,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            sync: SyncConfig::default(),
+            compress: CompressConfig::default(),
+            detector: DetectorConfig::default(),
+            session: SessionConfig::default(),
+            detector_workers: 1,
+            classify: true,
+            queue_capacity: 4,
+            backpressure: Backpressure::Lossless,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    /// As fast as the pipeline goes.
+    Max,
+    /// Paced at this multiple of recorded time.
+    Factor(f64),
+}
+
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    pub speed: Speed,
+    /// Seconds from the log's first image.
+    pub start_s: Option<f64>,
+    pub end_s: Option<f64>,
+    /// Camera names to use; all of the log's when `None`.
+    pub cameras: Option<Vec<String>>,
+    pub config: PipelineConfig,
+}
+
+/// Progress of a run, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub frames_total: u64,
+    pub frames_done: u64,
+}
+
+/// Drive-path priority of each camera for the inference budget: 0 for
+/// cameras looking within 30° of straight ahead, then 1, 2, 3 further round.
+pub fn path_priority(rig: &Rig) -> Vec<u8> {
+    rig.cameras()
+        .iter()
+        .map(|camera| {
+            let axis = camera.ego_from_camera().rotation * Vector3::z();
+            let yaw = axis.y.atan2(axis.x).to_degrees().abs();
+            match yaw {
+                y if y < 30.0 => 0,
+                y if y < 60.0 => 1,
+                y if y < 120.0 => 2,
+                _ => 3,
+            }
+        })
+        .collect()
+}
+
+/// Runs a log through sync → compress → detect → classify → fuse → plan and
+/// returns the report. `on_frameset` sees each finished frame set.
+pub fn replay(
+    log_dir: &Path,
+    options: &ReplayOptions,
+    control: Arc<Control>,
+    on_frameset: &mut dyn FnMut(&FrameSet, Progress),
+) -> Result<Report, PipelineError> {
+    let log = Av2Log::open(log_dir).map_err(|source| PipelineError::Dataset {
+        path: log_dir.to_path_buf(),
+        source,
+    })?;
+    let cameras: Vec<String> = match &options.cameras {
+        Some(names) => {
+            for name in names {
+                log.camera(name).map_err(|source| PipelineError::Dataset {
+                    path: log_dir.to_path_buf(),
+                    source,
+                })?;
+            }
+            names.clone()
+        }
+        None => log.cameras().iter().map(|c| c.name().to_owned()).collect(),
+    };
+    let rig_cameras: Vec<_> = cameras
+        .iter()
+        .filter_map(|name| log.rig().camera(name).ok().cloned())
+        .collect();
+    let rig = Rig::new(log.rig().name(), rig_cameras).map_err(|e| PipelineError::Config(e.to_string()))?;
+
+    // Every frame to replay, in time order (cameras interleaved).
+    let first_ns = cameras
+        .iter()
+        .filter_map(|name| log.camera(name).ok()?.timestamps_ns().first().copied())
+        .min()
+        .unwrap_or(0);
+    let window = |t: u64| {
+        let s = t.saturating_sub(first_ns) as f64 / 1e9;
+        options.start_s.is_none_or(|start| s >= start) && options.end_s.is_none_or(|end| s <= end)
+    };
+    let mut schedule: Vec<(u64, usize)> = Vec::new();
+    for (index, name) in cameras.iter().enumerate() {
+        if let Ok(stream) = log.camera(name) {
+            schedule.extend(stream.timestamps_ns().iter().filter(|t| window(**t)).map(|&t| (t, index)));
+        }
+    }
+    schedule.sort_unstable();
+    let frames_total = schedule.len() as u64;
+
+    let config = &options.config;
+    let ledger = Arc::new(Ledger::default());
+    let compression = Arc::new(CompressionCounters::default());
+    let inference = Arc::new(InferenceCounters::default());
+
+    // Models first: a missing model fails before any thread starts.
+    let workers = config.detector_workers.max(1);
+    let per_worker = SessionConfig {
+        intra_threads: (config.session.intra_threads / workers).max(1),
+        ..config.session.clone()
+    };
+    let detectors = (0..workers)
+        .map(|_| Detector::shipped(&per_worker, config.detector.clone()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PipelineError::stage("detect", e))?;
+    let detector_input = {
+        let spec = &detectors[0].model().manifest().input;
+        (spec.width() as u32, spec.height() as u32)
+    };
+    let classifier = if config.classify {
+        Some(Classifier::shipped(&config.session, 5).map_err(|e| PipelineError::stage("classify", e))?)
+    } else {
+        None
+    };
+    let compress_config = CompressConfig {
+        detector_width: detector_input.0,
+        ..config.compress.clone()
+    };
+
+    let capacity = config.queue_capacity;
+    let policy = config.backpressure;
+    let (source_tx, sync_rx, source_edge) = edge::<Frame>("source->sync", capacity * rig.cameras().len(), policy, ledger.clone());
+    let (sync_tx, compress_rx, e1) = edge::<FrameSet>("sync->compress", capacity, policy, ledger.clone());
+    let (compress_tx, detect_rx, e2) = edge::<FrameSet>("compress->detect", capacity, policy, ledger.clone());
+    let (detect_tx, classify_rx, e3) = edge::<FrameSet>("detect->classify", capacity, policy, ledger.clone());
+    let (classify_tx, fuse_rx, e4) = edge::<FrameSet>("classify->fuse", capacity, policy, ledger.clone());
+    let (fuse_tx, plan_rx, e5) = edge::<FrameSet>("fuse->plan", capacity, policy, ledger.clone());
+    let (plan_tx, sink_rx, e6) = edge::<FrameSet>("plan->sink", capacity, policy, ledger.clone());
+    let edges: Vec<EdgeHandle> = vec![source_edge, e1, e2, e3, e4, e5, e6];
+
+    let started = Instant::now();
+    let handles = vec![
+        spawn_stage(Synchroniser::new(config.sync.clone(), rig.cameras().len(), ledger.clone())?, sync_rx, sync_tx, control.clone())?,
+        spawn_stage(
+            Compressor::new(compress_config, detector_input, path_priority(&rig), ledger.clone(), compression.clone())?,
+            compress_rx,
+            compress_tx,
+            control.clone(),
+        )?,
+        spawn_stage(DetectStage::new(detectors, inference.clone())?, detect_rx, detect_tx, control.clone())?,
+        spawn_stage(ClassifyStage::new(classifier, inference.clone()), classify_rx, classify_tx, control.clone())?,
+        spawn_stage(PassThrough::new("fuse"), fuse_rx, fuse_tx, control.clone())?,
+        spawn_stage(PassThrough::new("plan"), plan_rx, plan_tx, control.clone())?,
+    ];
+
+    // The source reads JPEG bytes on its own thread; decoding is compression's job.
+    let source_control = control.clone();
+    let source_ledger = ledger.clone();
+    let speed = options.speed;
+    let names = cameras.clone();
+    let source = std::thread::Builder::new()
+        .name("source-replay".to_owned())
+        .spawn(move || replay_source(&log, &names, schedule, speed, &source_tx, &source_control, &source_ledger))
+        .map_err(|e| PipelineError::stage("source", e))?;
+
+    // The sink: this thread.
+    let mut end_to_end = LatencyHistogram::default();
+    let mut counts = FrameSetCounts::default();
+    let mut health: BTreeMap<String, CameraHealth> =
+        cameras.iter().map(|c| (c.clone(), CameraHealth::default())).collect();
+    let mut decisions = Vec::new();
+    let mut frames_done = 0;
+    while let Ok(set) = sink_rx.recv() {
+        end_to_end.record(set.first_arrival.elapsed());
+        counts.total += 1;
+        if set.is_complete() {
+            counts.complete += 1;
+        } else {
+            counts.partial += 1;
+        }
+        let processed = set.slots.iter().filter(|s| s.status == SlotStatus::Processed).count() as u64;
+        ledger.processed(processed);
+        for (slot, name) in set.slots.iter().zip(&cameras) {
+            if let Some(entry) = health.get_mut(name) {
+                if slot.frame.is_some() {
+                    entry.frames += 1;
+                } else {
+                    entry.missing_in_framesets += 1;
+                }
+            }
+        }
+        frames_done += set.present() as u64;
+        if let Some(decision) = &set.decision {
+            decisions.push(decision.clone());
+        }
+        on_frameset(&set, Progress { frames_total, frames_done });
+        if control.aborted() {
+            break;
+        }
+    }
+    // Anything left in flight after an abort is accounted as dropped by shutdown.
+    for set in sink_rx.drain() {
+        ledger.dropped(DropReason::Shutdown, crate::edge::FrameCount::frames(&set));
+    }
+    let source_result = source
+        .join()
+        .unwrap_or_else(|_| Err(PipelineError::Panicked { stage: "source", message: "the replay source panicked".to_owned() }));
+    let runs = join_all(handles)?;
+    source_result?;
+    let wall = started.elapsed();
+
+    let mut stages = BTreeMap::new();
+    for run in &runs {
+        stages.insert(run.name.to_owned(), run.processing.summary());
+    }
+    let ledger_counts = ledger.counts();
+    let detector_calls = inference.detector_calls.load(Ordering::Relaxed);
+    let wall_s = wall.as_secs_f64().max(1e-9);
+    Ok(Report {
+        heptaview_version: env!("CARGO_PKG_VERSION").to_owned(),
+        mode: "replay".to_owned(),
+        input: log_dir.display().to_string(),
+        cameras,
+        framesets: counts,
+        frames: ledger_counts.into(),
+        throughput: Throughput {
+            framesets_per_s: counts.total as f64 / wall_s,
+            frames_per_s: ledger_counts.input as f64 / wall_s,
+            wall_s,
+        },
+        latency_ms: Latencies {
+            end_to_end: end_to_end.summary(),
+            stages,
+        },
+        inference: Inference {
+            detector_calls,
+            classifier_calls: inference.classifier_calls.load(Ordering::Relaxed),
+            detector_ms_mean: if detector_calls == 0 {
+                0.0
+            } else {
+                inference.detector_ns.load(Ordering::Relaxed) as f64 / 1e6 / detector_calls as f64
+            },
+        },
+        compression: Compression {
+            bytes_in: compression.bytes_in.load(Ordering::Relaxed),
+            bytes_to_detector: compression.bytes_to_detector.load(Ordering::Relaxed),
+            bytes_jpeg: compression.bytes_jpeg.load(Ordering::Relaxed),
+        },
+        decisions,
+        cameras_health: health,
+        queues: edges.iter().map(EdgeHandle::report).collect(),
+        stopped_early: control.stop_requested(),
+    })
+}
+
+fn replay_source(
+    log: &Av2Log,
+    cameras: &[String],
+    schedule: Vec<(u64, usize)>,
+    speed: Speed,
+    out: &EdgeSender<Frame>,
+    control: &Control,
+    ledger: &Ledger,
+) -> Result<(), PipelineError> {
+    let started = Instant::now();
+    let first_ns = schedule.first().map_or(0, |(t, _)| *t);
+    let mut sequence = vec![0u64; cameras.len()];
+    for (timestamp_ns, camera) in schedule {
+        if control.stop_requested() || control.aborted() {
+            break;
+        }
+        if let Speed::Factor(factor) = speed {
+            let due = Duration::from_secs_f64((timestamp_ns - first_ns) as f64 / 1e9 / factor);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        ledger.input(1);
+        let jpeg = match log.read_jpeg(&cameras[camera], timestamp_ns) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::warn!("{error}; counted as decode_error");
+                ledger.dropped(DropReason::DecodeError, 1);
+                continue;
+            }
+        };
+        let frame = Frame {
+            camera: CameraId(camera),
+            timestamp_ns,
+            arrival: Instant::now(),
+            sequence: sequence[camera],
+            jpeg: Arc::new(jpeg),
+            image: None,
+            native_size: None,
+        };
+        sequence[camera] += 1;
+        if out.send(frame).is_err() {
+            ledger.dropped(DropReason::Shutdown, 1);
+            return Err(PipelineError::DownstreamGone("source->sync"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! The run report: field names are an interface (see the README's Report
+//! section and ../shared/DESIGN.md); add fields freely, rename none.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::accounting::{DropReason, LedgerCounts};
+use crate::edge::EdgeReport;
+use crate::metrics::LatencySummary;
+use crate::types::Decision;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub heptaview_version: String,
+    pub mode: String,
+    pub input: String,
+    pub cameras: Vec<String>,
+    pub framesets: FrameSetCounts,
+    pub frames: FrameCounts,
+    pub throughput: Throughput,
+    pub latency_ms: Latencies,
+    pub inference: Inference,
+    pub compression: Compression,
+    pub decisions: Vec<Decision>,
+    pub cameras_health: BTreeMap<String, CameraHealth>,
+    pub queues: Vec<EdgeReport>,
+    /// Whether the run ended early (Ctrl-C).
+    pub stopped_early: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Default)]
+pub struct FrameSetCounts {
+    pub total: u64,
+    pub complete: u64,
+    pub partial: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FrameCounts {
+    pub input: u64,
+    pub processed: u64,
+    pub skipped_keyframe: u64,
+    pub dropped: BTreeMap<String, u64>,
+}
+
+impl From<LedgerCounts> for FrameCounts {
+    fn from(counts: LedgerCounts) -> Self {
+        Self {
+            input: counts.input,
+            processed: counts.processed,
+            skipped_keyframe: counts.skipped_keyframe,
+            dropped: DropReason::ALL
+                .iter()
+                .map(|r| (r.name().to_owned(), counts.dropped(*r)))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Default)]
+pub struct Throughput {
+    pub framesets_per_s: f64,
+    pub frames_per_s: f64,
+    pub wall_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Latencies {
+    pub end_to_end: LatencySummary,
+    pub stages: BTreeMap<String, LatencySummary>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Default)]
+pub struct Inference {
+    pub detector_calls: u64,
+    pub classifier_calls: u64,
+    pub detector_ms_mean: f64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Default)]
+pub struct Compression {
+    pub bytes_in: u64,
+    pub bytes_to_detector: u64,
+    pub bytes_jpeg: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Default)]
+pub struct CameraHealth {
+    pub frames: u64,
+    pub down_events: u64,
+    pub down_s: f64,
+    /// Frame sets in which this camera had no frame.
+    pub missing_in_framesets: u64,
+}
+
+impl Report {
+    /// The human summary printed at the end of a run.
+    pub fn summary(&self) -> String {
+        let f = &self.frames;
+        let dropped: Vec<String> = f
+            .dropped
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(reason, n)| format!("{reason} {n}"))
+            .collect();
+        let mut lines = vec![
+            format!(
+                "{} framesets ({} complete, {} partial) in {:.1} s: {:.2} framesets/s, {:.1} frames/s",
+                self.framesets.total,
+                self.framesets.complete,
+                self.framesets.partial,
+                self.throughput.wall_s,
+                self.throughput.framesets_per_s,
+                self.throughput.frames_per_s
+            ),
+            format!(
+                "frames: {} in = {} processed + {} skipped (non-key) + {} dropped{}",
+                f.input,
+                f.processed,
+                f.skipped_keyframe,
+                f.dropped.values().sum::<u64>(),
+                if dropped.is_empty() { String::new() } else { format!(" ({})", dropped.join(", ")) }
+            ),
+            format!(
+                "detector calls {} ({:.1} ms mean), classifier calls {}",
+                self.inference.detector_calls, self.inference.detector_ms_mean, self.inference.classifier_calls
+            ),
+            format!(
+                "latency end to end: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+                self.latency_ms.end_to_end.p50,
+                self.latency_ms.end_to_end.p90,
+                self.latency_ms.end_to_end.p99,
+                self.latency_ms.end_to_end.max
+            ),
+            format!(
+                "pixels: {:.1} MB in, {:.1} MB to the detector ({:.0}%), {:.1} MB JPEG",
+                self.compression.bytes_in as f64 / 1e6,
+                self.compression.bytes_to_detector as f64 / 1e6,
+                100.0 * self.compression.bytes_to_detector as f64 / (self.compression.bytes_in.max(1)) as f64,
+                self.compression.bytes_jpeg as f64 / 1e6
+            ),
+        ];
+        let stages: Vec<String> = self
+            .latency_ms
+            .stages
+            .iter()
+            .map(|(name, s)| format!("{name} {:.1}", s.mean))
+            .collect();
+        lines.push(format!("stage time per frame set (mean ms): {}", stages.join(", ")));
+        lines.join("\n")
+    }
+}

@@ -1,0 +1,62 @@
+//! The stage contract: built from its configuration section, then fed one
+//! input at a time; it emits zero or more outputs; `finish` flushes what it
+//! still holds at end of input; `tick` lets a stage act on time passing
+//! (wall-clock deadlines in live mode).
+
+use std::time::Duration;
+
+use crate::edge::{EdgeSender, FrameCount};
+use crate::error::PipelineError;
+
+/// Where a stage puts its outputs.
+pub struct Output<'a, T: FrameCount> {
+    sender: &'a EdgeSender<T>,
+    emitted: usize,
+}
+
+impl<'a, T: FrameCount> Output<'a, T> {
+    pub(crate) fn new(sender: &'a EdgeSender<T>) -> Self {
+        Self { sender, emitted: 0 }
+    }
+
+    /// Passes an item downstream. Fails when the downstream stage has stopped.
+    pub fn send(&mut self, item: T) -> Result<(), PipelineError> {
+        self.sender
+            .send(item)
+            .map_err(|_| PipelineError::DownstreamGone(self.sender.name()))?;
+        self.emitted += 1;
+        Ok(())
+    }
+
+    pub fn emitted(&self) -> usize {
+        self.emitted
+    }
+}
+
+pub trait Stage: Send {
+    type In: FrameCount + Send;
+    type Out: FrameCount + Send;
+
+    fn name(&self) -> &'static str;
+
+    /// Called once on the stage's thread before the first input.
+    fn start(&mut self) -> Result<(), PipelineError> {
+        Ok(())
+    }
+
+    fn process(&mut self, input: Self::In, out: &mut Output<'_, Self::Out>) -> Result<(), PipelineError>;
+
+    /// End of input: emit anything held back.
+    fn finish(&mut self, _out: &mut Output<'_, Self::Out>) -> Result<(), PipelineError> {
+        Ok(())
+    }
+
+    /// How often `tick` wants to run while no input comes; `None`: never.
+    fn tick_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    fn tick(&mut self, _out: &mut Output<'_, Self::Out>) -> Result<(), PipelineError> {
+        Ok(())
+    }
+}

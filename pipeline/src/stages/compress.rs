@@ -1,0 +1,302 @@
+//! Compression before inference.
+//!
+//! Temporal: per camera, a frame becomes a key frame (goes to the detector)
+//! when its 1/8-scale grey thumbnail differs enough from the camera's last
+//! key frame, or when too long has passed since; an optional budget of
+//! detector calls per second of stream time arbitrates, cameras covering the
+//! drive path first, then by how much changed. Other frames are
+//! `skipped_keyframe` — and never fully decoded.
+//!
+//! Spatial: key frames are decoded straight to the smallest DCT scale (1, 1/2,
+//! 1/4, 1/8) still at least as wide as the detector input, which the detector
+//! then letterboxes; the source JPEG travels on for Rerun and the recorder.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use opencv::core::{Mat, Size, Vector};
+use opencv::imgcodecs;
+use opencv::imgproc;
+use opencv::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::accounting::{DropReason, Ledger};
+use crate::error::PipelineError;
+use crate::stage::{Output, Stage};
+use crate::types::{FrameSet, SlotStatus};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyframeMode {
+    /// Change detection + max interval (+ budget).
+    Auto,
+    /// Every frame is detected: the recall reference.
+    Off,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompressConfig {
+    pub keyframes: KeyframeMode,
+    /// Mean absolute difference (grey levels, 0..255) of the 32x24 thumbnail
+    /// that makes a frame a key frame.
+    pub change_threshold: f64,
+    /// A camera gets a key frame at least this often.
+    pub max_interval_ms: f64,
+    /// Detector calls per second of stream time, all cameras together.
+    pub budget_calls_per_s: Option<f64>,
+    /// Width of the detector input: key frames are decoded no smaller.
+    pub detector_width: u32,
+}
+
+impl Default for CompressConfig {
+    fn default() -> Self {
+        Self {
+            keyframes: KeyframeMode::Auto,
+            change_threshold: 3.0,
+            max_interval_ms: 500.0,
+            budget_calls_per_s: None,
+            detector_width: 416,
+        }
+    }
+}
+
+/// Bytes at each step of compression.
+#[derive(Debug, Default)]
+pub struct CompressionCounters {
+    /// Raw pixels of every input frame at native resolution (3 bytes each).
+    pub bytes_in: AtomicU64,
+    /// Raw pixels of what reached the detector (its input, 3 bytes each).
+    pub bytes_to_detector: AtomicU64,
+    /// The JPEG bytes carried for Rerun and recording.
+    pub bytes_jpeg: AtomicU64,
+}
+
+const THUMB_WIDTH: i32 = 32;
+const THUMB_HEIGHT: i32 = 24;
+
+struct CameraState {
+    thumbnail: Option<Vec<u8>>,
+    last_key_ns: Option<u64>,
+}
+
+pub struct Compressor {
+    config: CompressConfig,
+    detector_input: (u32, u32),
+    /// Priority rank per camera (0 = covers the drive path).
+    priority: Vec<u8>,
+    cameras: Vec<CameraState>,
+    ledger: Arc<Ledger>,
+    counters: Arc<CompressionCounters>,
+    tokens: f64,
+    last_reference_ns: Option<u64>,
+    thumb: Mat,
+}
+
+/// A key-frame candidate of one set.
+struct Candidate {
+    slot: usize,
+    rank: u8,
+    change: f64,
+    thumbnail: Option<Vec<u8>>,
+}
+
+impl Compressor {
+    pub fn new(
+        config: CompressConfig,
+        detector_input: (u32, u32),
+        priority: Vec<u8>,
+        ledger: Arc<Ledger>,
+        counters: Arc<CompressionCounters>,
+    ) -> Result<Self, PipelineError> {
+        if let Some(budget) = config.budget_calls_per_s
+            && !(budget.is_finite() && budget > 0.0)
+        {
+            return Err(PipelineError::Config(format!("budget must be a positive number of calls per second, got {budget}")));
+        }
+        if !(config.change_threshold.is_finite() && config.change_threshold >= 0.0 && config.max_interval_ms >= 0.0) {
+            return Err(PipelineError::Config(format!("compress: invalid thresholds {config:?}")));
+        }
+        let cameras = priority.iter().map(|_| CameraState { thumbnail: None, last_key_ns: None }).collect();
+        Ok(Self {
+            tokens: priority.len() as f64,
+            config,
+            detector_input,
+            priority,
+            cameras,
+            ledger,
+            counters,
+            last_reference_ns: None,
+            thumb: Mat::default(),
+        })
+    }
+
+    /// The 32x24 grey thumbnail of a JPEG, decoded at 1/8 scale.
+    fn thumbnail(&mut self, jpeg: &[u8]) -> Option<Vec<u8>> {
+        let small = imgcodecs::imdecode(&Vector::<u8>::from_slice(jpeg), imgcodecs::IMREAD_REDUCED_GRAYSCALE_8).ok()?;
+        if small.empty() {
+            return None;
+        }
+        imgproc::resize(&small, &mut self.thumb, Size::new(THUMB_WIDTH, THUMB_HEIGHT), 0.0, 0.0, imgproc::INTER_AREA).ok()?;
+        self.thumb.data_bytes().ok().map(<[u8]>::to_vec)
+    }
+
+    fn refill_budget(&mut self, reference_ns: u64) {
+        if let Some(budget) = self.config.budget_calls_per_s {
+            if let Some(previous) = self.last_reference_ns {
+                let seconds = reference_ns.saturating_sub(previous) as f64 / 1e9;
+                // At most one second's worth saved up.
+                self.tokens = (self.tokens + budget * seconds).min(budget.max(self.priority.len() as f64));
+            }
+        }
+        self.last_reference_ns = Some(reference_ns);
+    }
+}
+
+/// Mean absolute difference of two equal-sized grey thumbnails.
+fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
+    let total: u64 = a.iter().zip(b).map(|(x, y)| u64::from(x.abs_diff(*y))).sum();
+    total as f64 / a.len().max(1) as f64
+}
+
+/// Width and height from a JPEG's start-of-frame marker.
+pub fn jpeg_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    let mut i = 2;
+    while i + 9 < bytes.len() {
+        if bytes[i] != 0xFF {
+            i += 1;
+            continue;
+        }
+        let marker = bytes[i + 1];
+        let is_sof = (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+        if is_sof {
+            let height = u32::from(bytes[i + 5]) << 8 | u32::from(bytes[i + 6]);
+            let width = u32::from(bytes[i + 7]) << 8 | u32::from(bytes[i + 8]);
+            return Some((width, height));
+        }
+        let length = usize::from(bytes[i + 2]) << 8 | usize::from(bytes[i + 3]);
+        i += 2 + length;
+    }
+    None
+}
+
+/// The OpenCV flag decoding at the smallest DCT scale at least `width` wide.
+fn reduced_decode_flag(native_width: u32, width: u32) -> i32 {
+    for (factor, flag) in [
+        (8, imgcodecs::IMREAD_REDUCED_COLOR_8),
+        (4, imgcodecs::IMREAD_REDUCED_COLOR_4),
+        (2, imgcodecs::IMREAD_REDUCED_COLOR_2),
+    ] {
+        if native_width / factor >= width {
+            return flag;
+        }
+    }
+    imgcodecs::IMREAD_COLOR
+}
+
+impl Stage for Compressor {
+    type In = FrameSet;
+    type Out = FrameSet;
+
+    fn name(&self) -> &'static str {
+        "compress"
+    }
+
+    fn process(&mut self, mut set: FrameSet, out: &mut Output<'_, FrameSet>) -> Result<(), PipelineError> {
+        self.refill_budget(set.reference_ns);
+        let (input_w, input_h) = self.detector_input;
+        let mut candidates = Vec::new();
+        for (index, slot) in set.slots.iter_mut().enumerate() {
+            let Some(frame) = &mut slot.frame else { continue };
+            if slot.status != SlotStatus::Arrived {
+                continue;
+            }
+            self.counters.bytes_jpeg.fetch_add(frame.jpeg.len() as u64, Ordering::Relaxed);
+            let Some((width, height)) = jpeg_dimensions(&frame.jpeg) else {
+                slot.status = SlotStatus::Dropped(DropReason::DecodeError);
+                self.ledger.dropped(DropReason::DecodeError, 1);
+                continue;
+            };
+            frame.native_size = Some((width, height));
+            self.counters.bytes_in.fetch_add(u64::from(width) * u64::from(height) * 3, Ordering::Relaxed);
+            let camera = frame.camera.0;
+            let rank = self.priority.get(camera).copied().unwrap_or(u8::MAX);
+            if self.config.keyframes == KeyframeMode::Off {
+                candidates.push(Candidate { slot: index, rank, change: f64::INFINITY, thumbnail: None });
+                continue;
+            }
+            let jpeg = frame.jpeg.clone();
+            let Some(thumbnail) = self.thumbnail(&jpeg) else {
+                slot.status = SlotStatus::Dropped(DropReason::DecodeError);
+                self.ledger.dropped(DropReason::DecodeError, 1);
+                continue;
+            };
+            let state = &self.cameras[camera];
+            let overdue = state.last_key_ns.is_none_or(|last| {
+                frame.timestamp_ns.saturating_sub(last) as f64 / 1e6 >= self.config.max_interval_ms
+            });
+            let change = state.thumbnail.as_ref().map_or(f64::INFINITY, |previous| mean_abs_diff(previous, &thumbnail));
+            if overdue || change >= self.config.change_threshold {
+                let change = if overdue { f64::INFINITY } else { change };
+                candidates.push(Candidate { slot: index, rank, change, thumbnail: Some(thumbnail) });
+            } else {
+                slot.status = SlotStatus::SkippedKeyframe;
+                self.ledger.skipped_keyframe(1);
+            }
+        }
+
+        // The budget decides among candidates: drive-path cameras, then most changed.
+        if self.config.budget_calls_per_s.is_some() {
+            candidates.sort_by(|a, b| a.rank.cmp(&b.rank).then(b.change.total_cmp(&a.change)).then(a.slot.cmp(&b.slot)));
+        }
+        for candidate in candidates {
+            let slot = &mut set.slots[candidate.slot];
+            let Some(frame) = &mut slot.frame else { continue };
+            if self.config.budget_calls_per_s.is_some() {
+                if self.tokens < 1.0 {
+                    slot.status = SlotStatus::SkippedKeyframe;
+                    self.ledger.skipped_keyframe(1);
+                    continue;
+                }
+                self.tokens -= 1.0;
+            }
+            let native_width = frame.native_size.map_or(0, |(w, _)| w);
+            let flag = reduced_decode_flag(native_width, input_w);
+            let decoded = imgcodecs::imdecode(&Vector::<u8>::from_slice(&frame.jpeg), flag)
+                .ok()
+                .filter(|image| !image.empty());
+            match decoded {
+                Some(image) => {
+                    frame.image = Some(image);
+                    slot.status = SlotStatus::Key;
+                    self.counters
+                        .bytes_to_detector
+                        .fetch_add(u64::from(input_w) * u64::from(input_h) * 3, Ordering::Relaxed);
+                    let state = &mut self.cameras[frame.camera.0];
+                    state.last_key_ns = Some(frame.timestamp_ns);
+                    if let Some(thumbnail) = candidate.thumbnail {
+                        state.thumbnail = Some(thumbnail);
+                    }
+                }
+                None => {
+                    slot.status = SlotStatus::Dropped(DropReason::DecodeError);
+                    self.ledger.dropped(DropReason::DecodeError, 1);
+                }
+            }
+        }
+        out.send(set)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reduced_decoding_keeps_at_least_the_detector_width() {
+        assert_eq!(reduced_decode_flag(2048, 416), imgcodecs::IMREAD_REDUCED_COLOR_4);
+        assert_eq!(reduced_decode_flag(1550, 416), imgcodecs::IMREAD_REDUCED_COLOR_2);
+        assert_eq!(reduced_decode_flag(640, 416), imgcodecs::IMREAD_COLOR);
+        assert_eq!(reduced_decode_flag(4000, 416), imgcodecs::IMREAD_REDUCED_COLOR_8);
+    }
+}

@@ -1,0 +1,156 @@
+//! Detection on key frames with N detector workers (each its own ONNX
+//! Runtime session and intra-op threads), then classification of vehicle
+//! crops and traffic-light states.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use heptaview_models::attributes::attributes;
+use heptaview_models::classifier::Classifier;
+use heptaview_models::detector::Detector;
+
+use crate::error::PipelineError;
+use crate::stage::{Output, Stage};
+use crate::types::{CameraId, Detection, FrameSet, SlotStatus};
+
+/// Model calls and time, for the report.
+#[derive(Debug, Default)]
+pub struct InferenceCounters {
+    pub detector_calls: AtomicU64,
+    pub detector_ns: AtomicU64,
+    pub classifier_calls: AtomicU64,
+}
+
+pub struct DetectStage {
+    workers: Vec<Detector>,
+    counters: Arc<InferenceCounters>,
+}
+
+impl DetectStage {
+    pub fn new(workers: Vec<Detector>, counters: Arc<InferenceCounters>) -> Result<Self, PipelineError> {
+        if workers.is_empty() {
+            return Err(PipelineError::Config("detect: at least one detector worker is needed".to_owned()));
+        }
+        Ok(Self { workers, counters })
+    }
+}
+
+impl Stage for DetectStage {
+    type In = FrameSet;
+    type Out = FrameSet;
+
+    fn name(&self) -> &'static str {
+        "detect"
+    }
+
+    fn process(&mut self, mut set: FrameSet, out: &mut Output<'_, FrameSet>) -> Result<(), PipelineError> {
+        let workers = self.workers.len();
+        let mut shares: Vec<Vec<&mut crate::types::Slot>> = (0..workers).map(|_| Vec::new()).collect();
+        let key_slots = set.slots.iter_mut().filter(|s| s.status == SlotStatus::Key);
+        for (i, slot) in key_slots.enumerate() {
+            shares[i % workers].push(slot);
+        }
+        let counters = &self.counters;
+        let results: Vec<Result<(), PipelineError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = self
+                .workers
+                .iter_mut()
+                .zip(shares)
+                .filter(|(_, share)| !share.is_empty())
+                .map(|(detector, share)| {
+                    scope.spawn(move || {
+                        for slot in share {
+                            let Some(frame) = &slot.frame else { continue };
+                            let Some(image) = &frame.image else { continue };
+                            let camera: CameraId = frame.camera;
+                            let (found, timings) = detector.detect(image).map_err(|e| PipelineError::stage("detect", e))?;
+                            counters.detector_calls.fetch_add(1, Ordering::Relaxed);
+                            counters.detector_ns.fetch_add(timings.inference.as_nanos() as u64, Ordering::Relaxed);
+                            slot.detections = found
+                                .into_iter()
+                                .map(|detection| Detection { camera, detection, attributes: Default::default() })
+                                .collect();
+                            slot.status = SlotStatus::Processed;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(PipelineError::Panicked { stage: "detect", message: "a detector worker panicked".to_owned() })))
+                .collect()
+        });
+        for result in results {
+            result?;
+        }
+        out.send(set)
+    }
+}
+
+pub struct ClassifyStage {
+    classifier: Option<Classifier>,
+    counters: Arc<InferenceCounters>,
+}
+
+impl ClassifyStage {
+    /// `None`: detections pass without subtypes (classification disabled).
+    pub fn new(classifier: Option<Classifier>, counters: Arc<InferenceCounters>) -> Self {
+        Self { classifier, counters }
+    }
+}
+
+impl Stage for ClassifyStage {
+    type In = FrameSet;
+    type Out = FrameSet;
+
+    fn name(&self) -> &'static str {
+        "classify"
+    }
+
+    fn process(&mut self, mut set: FrameSet, out: &mut Output<'_, FrameSet>) -> Result<(), PipelineError> {
+        for slot in &mut set.slots {
+            let Some(frame) = &mut slot.frame else { continue };
+            if let (Some(classifier), Some(image)) = (&mut self.classifier, &frame.image)
+                && !slot.detections.is_empty()
+            {
+                let models: Vec<_> = slot.detections.iter().map(|d| d.detection.clone()).collect();
+                let found = attributes(classifier, image, &models).map_err(|e| PipelineError::stage("classify", e))?;
+                if found.iter().any(|a| a.subtype.is_some() || !a.top.is_empty()) {
+                    self.counters.classifier_calls.fetch_add(1, Ordering::Relaxed);
+                }
+                for (detection, attributes) in slot.detections.iter_mut().zip(found) {
+                    detection.attributes = attributes;
+                }
+            }
+            // The decoded image is not needed past here: free it early.
+            frame.image = None;
+        }
+        out.send(set)
+    }
+}
+
+/// A stage that passes frame sets on unchanged (fusion and planning, until
+/// their issue lands).
+pub struct PassThrough {
+    name: &'static str,
+}
+
+impl PassThrough {
+    pub fn new(name: &'static str) -> Self {
+        Self { name }
+    }
+}
+
+impl Stage for PassThrough {
+    type In = FrameSet;
+    type Out = FrameSet;
+
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn process(&mut self, set: FrameSet, out: &mut Output<'_, FrameSet>) -> Result<(), PipelineError> {
+        out.send(set)
+    }
+}

@@ -1,0 +1,5 @@
+//! The stages, in data-flow order.
+
+pub mod compress;
+pub mod detect;
+pub mod sync;

@@ -1,0 +1,133 @@
+//! What flows through the pipeline: frames from the cameras, then frame sets
+//! (one slot per rig camera) to which each stage attaches its results.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use heptaview_models::attributes::Attributes;
+use heptaview_models::detector::Detection as ModelDetection;
+use opencv::core::Mat;
+use serde::Serialize;
+
+use crate::accounting::DropReason;
+
+/// Index of a camera in the rig (and in every frame set's slots).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct CameraId(pub usize);
+
+/// One camera image as it arrives.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub camera: CameraId,
+    /// Sensor time.
+    pub timestamp_ns: u64,
+    /// Monotonic arrival time at the pipeline.
+    pub arrival: Instant,
+    /// Per-camera sequence number, from 0.
+    pub sequence: u64,
+    /// The encoded image as delivered (shared, never re-encoded).
+    pub jpeg: Arc<Vec<u8>>,
+    /// The decoded image at the scale the detector needs (set by compression).
+    pub image: Option<Mat>,
+    /// Size of the image at native resolution (width, height), once known.
+    pub native_size: Option<(u32, u32)>,
+}
+
+/// What became of a camera's slot in a frame set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlotStatus {
+    /// No frame from this camera joined the set.
+    Missing,
+    /// A frame is here, not yet looked at by compression.
+    Arrived,
+    /// Chosen as a key frame: goes to the detector.
+    Key,
+    /// Not a key frame: the tracker carries the camera's objects forward.
+    SkippedKeyframe,
+    Dropped(DropReason),
+    /// Detected (and classified).
+    Processed,
+}
+
+/// A detection in one camera, with what the classifier stage added.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Detection {
+    pub camera: CameraId,
+    #[serde(flatten)]
+    pub detection: ModelDetection,
+    pub attributes: Attributes,
+}
+
+/// A camera's place in a frame set.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub frame: Option<Frame>,
+    pub status: SlotStatus,
+    pub detections: Vec<Detection>,
+}
+
+impl Slot {
+    pub fn missing() -> Self {
+        Self {
+            frame: None,
+            status: SlotStatus::Missing,
+            detections: Vec::new(),
+        }
+    }
+}
+
+/// A tracked object in the ego frame (filled by the fusion stage).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Track {
+    pub id: u64,
+    pub class: String,
+    pub position_m: [f64; 2],
+    pub velocity_mps: [f64; 2],
+    pub cameras: Vec<CameraId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Action {
+    Cruise,
+    Follow,
+    Yield,
+    Stop,
+    EmergencyBrake,
+}
+
+/// The planning decision of one frame set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub t_ns: u64,
+    pub action: Action,
+    pub target_speed_mps: f64,
+    pub reasons: Vec<String>,
+}
+
+/// The seven (or N) cameras' frames of one instant, and what stages attach.
+#[derive(Debug, Clone)]
+pub struct FrameSet {
+    /// Emission order, from 0.
+    pub index: u64,
+    /// The timestamp that opened the set (the earliest frame's).
+    pub reference_ns: u64,
+    pub slots: Vec<Slot>,
+    /// Earliest arrival of its frames: the start of its end-to-end latency.
+    pub first_arrival: Instant,
+    pub tracks: Vec<Track>,
+    pub decision: Option<Decision>,
+    /// Time each stage spent on this set, in stage order.
+    pub stage_times: Vec<(&'static str, Duration)>,
+}
+
+impl FrameSet {
+    pub fn present(&self) -> usize {
+        self.slots.iter().filter(|s| s.frame.is_some()).count()
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.slots.iter().all(|s| s.frame.is_some())
+    }
+}
