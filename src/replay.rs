@@ -58,7 +58,11 @@ fn parse_speed(text: &str) -> Result<SpeedArg, String> {
 
 pub fn run(args: &Args) -> Result<(), Failure> {
     let mut config = PipelineConfig::default();
-    config.compress.keyframes = if args.keyframes == "off" { KeyframeMode::Off } else { KeyframeMode::Auto };
+    config.compress.keyframes = if args.keyframes == "off" {
+        KeyframeMode::Off
+    } else {
+        KeyframeMode::Auto
+    };
     config.compress.budget_calls_per_s = args.budget;
     let options = ReplayOptions {
         speed: args.speed.0,

@@ -7,4 +7,5 @@ mod error;
 mod feather;
 pub mod generator;
 
+pub use av2::is_complete_jpeg;
 pub use error::{DatasetError, FrameError};

@@ -205,3 +205,87 @@ impl<T> EdgeReceiver<T> {
         self.receiver.try_iter().collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    fn frame(t: u64) -> Frame {
+        Frame {
+            camera: crate::types::CameraId(0),
+            timestamp_ns: t,
+            arrival: Instant::now(),
+            sequence: t,
+            jpeg: Arc::new(Vec::new()),
+            image: None,
+            native_size: None,
+        }
+    }
+
+    #[test]
+    fn lossless_senders_wait_for_room_and_nothing_is_dropped() {
+        let ledger = Arc::new(Ledger::default());
+        let (tx, rx, handle) = edge::<Frame>("a->b", 2, Backpressure::Lossless, ledger.clone());
+        let producer = std::thread::spawn(move || {
+            for t in 0..10 {
+                tx.send(frame(t)).map_err(|_| ()).unwrap();
+            }
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(rx.len(), 2, "the producer waits on a full queue");
+        let received: Vec<u64> = std::iter::from_fn(|| rx.recv().ok())
+            .map(|f| f.timestamp_ns)
+            .collect();
+        producer.join().unwrap();
+        assert_eq!(received, (0..10).collect::<Vec<_>>());
+        let report = handle.report();
+        assert_eq!((report.sent, report.dropped_queue_full), (10, 0));
+        assert!(report.blocked_ms > 10.0, "{report:?}");
+        assert_eq!(report.max_queue, 2);
+        assert_eq!(ledger.counts().dropped_total(), 0);
+    }
+
+    #[test]
+    fn latest_drops_the_oldest_item_of_a_full_queue_and_counts_it() {
+        let ledger = Arc::new(Ledger::default());
+        let (tx, rx, handle) = edge::<Frame>("a->b", 2, Backpressure::Latest, ledger.clone());
+        for t in 0..5 {
+            tx.send(frame(t)).map_err(|_| ()).unwrap();
+        }
+        let kept: Vec<u64> = rx.drain().into_iter().map(|f| f.timestamp_ns).collect();
+        assert_eq!(kept, [3, 4], "the newest survive");
+        assert_eq!(ledger.counts().dropped(DropReason::QueueFull), 3);
+        assert_eq!(handle.report().dropped_queue_full, 3);
+    }
+
+    #[test]
+    fn a_dropped_frame_set_counts_only_its_frames_not_yet_accounted() {
+        use crate::types::{Slot, SlotStatus};
+        let ledger = Arc::new(Ledger::default());
+        let (tx, _rx, _) = edge::<FrameSet>("a->b", 1, Backpressure::Latest, ledger.clone());
+        let slot = |status| Slot {
+            frame: Some(frame(0)),
+            status,
+            detections: Vec::new(),
+        };
+        let set = || FrameSet {
+            index: 0,
+            reference_ns: 0,
+            slots: vec![
+                slot(SlotStatus::Key),
+                slot(SlotStatus::SkippedKeyframe),
+                slot(SlotStatus::Arrived),
+                Slot::missing(),
+            ],
+            first_arrival: Instant::now(),
+            tracks: Vec::new(),
+            decision: None,
+            stage_times: Vec::new(),
+        };
+        tx.send(set()).map_err(|_| ()).unwrap();
+        tx.send(set()).map_err(|_| ()).unwrap();
+        assert_eq!(ledger.counts().dropped(DropReason::QueueFull), 2);
+    }
+}

@@ -11,7 +11,10 @@ pub enum PipelineError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("stage `{stage}` panicked: {message}")]
-    Panicked { stage: &'static str, message: String },
+    Panicked {
+        stage: &'static str,
+        message: String,
+    },
     #[error("the stage after edge `{0}` stopped")]
     DownstreamGone(&'static str),
     #[error("{}", path.display())]
@@ -31,7 +34,10 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
-    pub fn stage(stage: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+    pub fn stage(
+        stage: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
         Self::Stage {
             stage,
             source: Box::new(source),

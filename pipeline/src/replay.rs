@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use heptaview_calibration::Rig;
 use heptaview_datasets::av2::Av2Log;
+use heptaview_models::SessionConfig;
 use heptaview_models::classifier::Classifier;
 use heptaview_models::detector::{Detector, DetectorConfig};
-use heptaview_models::SessionConfig;
 use nalgebra::Vector3;
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +19,9 @@ use crate::accounting::{DropReason, Ledger};
 use crate::edge::{Backpressure, EdgeHandle, EdgeSender, edge};
 use crate::error::PipelineError;
 use crate::metrics::LatencyHistogram;
-use crate::report::{CameraHealth, Compression, FrameSetCounts, Inference, Latencies, Report, Throughput};
+use crate::report::{
+    CameraHealth, Compression, FrameSetCounts, Inference, Latencies, Report, Throughput,
+};
 use crate::runtime::{Control, join_all, spawn_stage};
 use crate::stages::compress::{CompressConfig, CompressionCounters, Compressor};
 use crate::stages::detect::{ClassifyStage, DetectStage, InferenceCounters, PassThrough};
@@ -129,7 +131,8 @@ pub fn replay(
         .iter()
         .filter_map(|name| log.rig().camera(name).ok().cloned())
         .collect();
-    let rig = Rig::new(log.rig().name(), rig_cameras).map_err(|e| PipelineError::Config(e.to_string()))?;
+    let rig = Rig::new(log.rig().name(), rig_cameras)
+        .map_err(|e| PipelineError::Config(e.to_string()))?;
 
     // Every frame to replay, in time order (cameras interleaved).
     let first_ns = cameras
@@ -144,7 +147,13 @@ pub fn replay(
     let mut schedule: Vec<(u64, usize)> = Vec::new();
     for (index, name) in cameras.iter().enumerate() {
         if let Ok(stream) = log.camera(name) {
-            schedule.extend(stream.timestamps_ns().iter().filter(|t| window(**t)).map(|&t| (t, index)));
+            schedule.extend(
+                stream
+                    .timestamps_ns()
+                    .iter()
+                    .filter(|t| window(**t))
+                    .map(|&t| (t, index)),
+            );
         }
     }
     schedule.sort_unstable();
@@ -170,7 +179,10 @@ pub fn replay(
         (spec.width() as u32, spec.height() as u32)
     };
     let classifier = if config.classify {
-        Some(Classifier::shipped(&config.session, 5).map_err(|e| PipelineError::stage("classify", e))?)
+        Some(
+            Classifier::shipped(&config.session, 5)
+                .map_err(|e| PipelineError::stage("classify", e))?,
+        )
     } else {
         None
     };
@@ -181,26 +193,56 @@ pub fn replay(
 
     let capacity = config.queue_capacity;
     let policy = config.backpressure;
-    let (source_tx, sync_rx, source_edge) = edge::<Frame>("source->sync", capacity * rig.cameras().len(), policy, ledger.clone());
-    let (sync_tx, compress_rx, e1) = edge::<FrameSet>("sync->compress", capacity, policy, ledger.clone());
-    let (compress_tx, detect_rx, e2) = edge::<FrameSet>("compress->detect", capacity, policy, ledger.clone());
-    let (detect_tx, classify_rx, e3) = edge::<FrameSet>("detect->classify", capacity, policy, ledger.clone());
-    let (classify_tx, fuse_rx, e4) = edge::<FrameSet>("classify->fuse", capacity, policy, ledger.clone());
+    let (source_tx, sync_rx, source_edge) = edge::<Frame>(
+        "source->sync",
+        capacity * rig.cameras().len(),
+        policy,
+        ledger.clone(),
+    );
+    let (sync_tx, compress_rx, e1) =
+        edge::<FrameSet>("sync->compress", capacity, policy, ledger.clone());
+    let (compress_tx, detect_rx, e2) =
+        edge::<FrameSet>("compress->detect", capacity, policy, ledger.clone());
+    let (detect_tx, classify_rx, e3) =
+        edge::<FrameSet>("detect->classify", capacity, policy, ledger.clone());
+    let (classify_tx, fuse_rx, e4) =
+        edge::<FrameSet>("classify->fuse", capacity, policy, ledger.clone());
     let (fuse_tx, plan_rx, e5) = edge::<FrameSet>("fuse->plan", capacity, policy, ledger.clone());
     let (plan_tx, sink_rx, e6) = edge::<FrameSet>("plan->sink", capacity, policy, ledger.clone());
     let edges: Vec<EdgeHandle> = vec![source_edge, e1, e2, e3, e4, e5, e6];
 
     let started = Instant::now();
     let handles = vec![
-        spawn_stage(Synchroniser::new(config.sync.clone(), rig.cameras().len(), ledger.clone())?, sync_rx, sync_tx, control.clone())?,
         spawn_stage(
-            Compressor::new(compress_config, detector_input, path_priority(&rig), ledger.clone(), compression.clone())?,
+            Synchroniser::new(config.sync.clone(), rig.cameras().len(), ledger.clone())?,
+            sync_rx,
+            sync_tx,
+            control.clone(),
+        )?,
+        spawn_stage(
+            Compressor::new(
+                compress_config,
+                detector_input,
+                path_priority(&rig),
+                ledger.clone(),
+                compression.clone(),
+            )?,
             compress_rx,
             compress_tx,
             control.clone(),
         )?,
-        spawn_stage(DetectStage::new(detectors, inference.clone())?, detect_rx, detect_tx, control.clone())?,
-        spawn_stage(ClassifyStage::new(classifier, inference.clone()), classify_rx, classify_tx, control.clone())?,
+        spawn_stage(
+            DetectStage::new(detectors, inference.clone())?,
+            detect_rx,
+            detect_tx,
+            control.clone(),
+        )?,
+        spawn_stage(
+            ClassifyStage::new(classifier, inference.clone()),
+            classify_rx,
+            classify_tx,
+            control.clone(),
+        )?,
         spawn_stage(PassThrough::new("fuse"), fuse_rx, fuse_tx, control.clone())?,
         spawn_stage(PassThrough::new("plan"), plan_rx, plan_tx, control.clone())?,
     ];
@@ -212,14 +254,26 @@ pub fn replay(
     let names = cameras.clone();
     let source = std::thread::Builder::new()
         .name("source-replay".to_owned())
-        .spawn(move || replay_source(&log, &names, schedule, speed, &source_tx, &source_control, &source_ledger))
+        .spawn(move || {
+            replay_source(
+                &log,
+                &names,
+                schedule,
+                speed,
+                &source_tx,
+                &source_control,
+                &source_ledger,
+            )
+        })
         .map_err(|e| PipelineError::stage("source", e))?;
 
     // The sink: this thread.
     let mut end_to_end = LatencyHistogram::default();
     let mut counts = FrameSetCounts::default();
-    let mut health: BTreeMap<String, CameraHealth> =
-        cameras.iter().map(|c| (c.clone(), CameraHealth::default())).collect();
+    let mut health: BTreeMap<String, CameraHealth> = cameras
+        .iter()
+        .map(|c| (c.clone(), CameraHealth::default()))
+        .collect();
     let mut decisions = Vec::new();
     let mut frames_done = 0;
     while let Ok(set) = sink_rx.recv() {
@@ -230,7 +284,11 @@ pub fn replay(
         } else {
             counts.partial += 1;
         }
-        let processed = set.slots.iter().filter(|s| s.status == SlotStatus::Processed).count() as u64;
+        let processed = set
+            .slots
+            .iter()
+            .filter(|s| s.status == SlotStatus::Processed)
+            .count() as u64;
         ledger.processed(processed);
         for (slot, name) in set.slots.iter().zip(&cameras) {
             if let Some(entry) = health.get_mut(name) {
@@ -245,7 +303,13 @@ pub fn replay(
         if let Some(decision) = &set.decision {
             decisions.push(decision.clone());
         }
-        on_frameset(&set, Progress { frames_total, frames_done });
+        on_frameset(
+            &set,
+            Progress {
+                frames_total,
+                frames_done,
+            },
+        );
         if control.aborted() {
             break;
         }
@@ -254,9 +318,12 @@ pub fn replay(
     for set in sink_rx.drain() {
         ledger.dropped(DropReason::Shutdown, crate::edge::FrameCount::frames(&set));
     }
-    let source_result = source
-        .join()
-        .unwrap_or_else(|_| Err(PipelineError::Panicked { stage: "source", message: "the replay source panicked".to_owned() }));
+    let source_result = source.join().unwrap_or_else(|_| {
+        Err(PipelineError::Panicked {
+            stage: "source",
+            message: "the replay source panicked".to_owned(),
+        })
+    });
     let runs = join_all(handles)?;
     source_result?;
     let wall = started.elapsed();

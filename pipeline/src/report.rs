@@ -120,11 +120,17 @@ impl Report {
                 f.processed,
                 f.skipped_keyframe,
                 f.dropped.values().sum::<u64>(),
-                if dropped.is_empty() { String::new() } else { format!(" ({})", dropped.join(", ")) }
+                if dropped.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", dropped.join(", "))
+                }
             ),
             format!(
                 "detector calls {} ({:.1} ms mean), classifier calls {}",
-                self.inference.detector_calls, self.inference.detector_ms_mean, self.inference.classifier_calls
+                self.inference.detector_calls,
+                self.inference.detector_ms_mean,
+                self.inference.classifier_calls
             ),
             format!(
                 "latency end to end: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
@@ -137,7 +143,8 @@ impl Report {
                 "pixels: {:.1} MB in, {:.1} MB to the detector ({:.0}%), {:.1} MB JPEG",
                 self.compression.bytes_in as f64 / 1e6,
                 self.compression.bytes_to_detector as f64 / 1e6,
-                100.0 * self.compression.bytes_to_detector as f64 / (self.compression.bytes_in.max(1)) as f64,
+                100.0 * self.compression.bytes_to_detector as f64
+                    / (self.compression.bytes_in.max(1)) as f64,
                 self.compression.bytes_jpeg as f64 / 1e6
             ),
         ];
@@ -147,7 +154,10 @@ impl Report {
             .iter()
             .map(|(name, s)| format!("{name} {:.1}", s.mean))
             .collect();
-        lines.push(format!("stage time per frame set (mean ms): {}", stages.join(", ")));
+        lines.push(format!(
+            "stage time per frame set (mean ms): {}",
+            stages.join(", ")
+        ));
         lines.join("\n")
     }
 }

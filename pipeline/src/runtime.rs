@@ -121,8 +121,10 @@ fn run_stage<S: Stage>(
             },
         };
         let started = Instant::now();
+        out.take_sending_time();
         stage.process(item, &mut out)?;
-        run.processing.record(started.elapsed());
+        run.processing
+            .record(started.elapsed().saturating_sub(out.take_sending_time()));
         run.inputs += 1;
     }
     if !control.aborted() {
@@ -145,7 +147,10 @@ impl StageHandle {
                 .map(|s| (*s).to_owned())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_owned());
-            Err(PipelineError::Panicked { stage: name, message })
+            Err(PipelineError::Panicked {
+                stage: name,
+                message,
+            })
         })
     }
 }
@@ -161,7 +166,9 @@ pub fn join_all(handles: Vec<StageHandle>) -> Result<Vec<StageRun>, PipelineErro
             Err(error) => {
                 let replace = match (&first_error, &error) {
                     (None, _) => true,
-                    (Some(PipelineError::DownstreamGone(_)), e) => !matches!(e, PipelineError::DownstreamGone(_)),
+                    (Some(PipelineError::DownstreamGone(_)), e) => {
+                        !matches!(e, PipelineError::DownstreamGone(_))
+                    }
                     _ => false,
                 };
                 if replace {

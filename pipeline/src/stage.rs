@@ -3,7 +3,7 @@
 //! still holds at end of input; `tick` lets a stage act on time passing
 //! (wall-clock deadlines in live mode).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::edge::{EdgeSender, FrameCount};
 use crate::error::PipelineError;
@@ -12,20 +12,32 @@ use crate::error::PipelineError;
 pub struct Output<'a, T: FrameCount> {
     sender: &'a EdgeSender<T>,
     emitted: usize,
+    /// Time spent inside `send` (waiting for room downstream), so that the
+    /// stage's own processing time can be told apart from backpressure.
+    sending: Duration,
 }
 
 impl<'a, T: FrameCount> Output<'a, T> {
     pub(crate) fn new(sender: &'a EdgeSender<T>) -> Self {
-        Self { sender, emitted: 0 }
+        Self {
+            sender,
+            emitted: 0,
+            sending: Duration::ZERO,
+        }
     }
 
     /// Passes an item downstream. Fails when the downstream stage has stopped.
     pub fn send(&mut self, item: T) -> Result<(), PipelineError> {
-        self.sender
-            .send(item)
-            .map_err(|_| PipelineError::DownstreamGone(self.sender.name()))?;
+        let started = Instant::now();
+        let sent = self.sender.send(item);
+        self.sending += started.elapsed();
+        sent.map_err(|_| PipelineError::DownstreamGone(self.sender.name()))?;
         self.emitted += 1;
         Ok(())
+    }
+
+    pub(crate) fn take_sending_time(&mut self) -> Duration {
+        std::mem::take(&mut self.sending)
     }
 
     pub fn emitted(&self) -> usize {
@@ -44,7 +56,11 @@ pub trait Stage: Send {
         Ok(())
     }
 
-    fn process(&mut self, input: Self::In, out: &mut Output<'_, Self::Out>) -> Result<(), PipelineError>;
+    fn process(
+        &mut self,
+        input: Self::In,
+        out: &mut Output<'_, Self::Out>,
+    ) -> Result<(), PipelineError>;
 
     /// End of input: emit anything held back.
     fn finish(&mut self, _out: &mut Output<'_, Self::Out>) -> Result<(), PipelineError> {

@@ -21,5 +21,5 @@ mod writer;
 pub use annotations::{Annotations, Cuboid};
 pub use calibration::{read_rig, write_rig};
 pub use poses::EgoPoses;
-pub use reader::{Av2Log, CameraStream};
+pub use reader::{Av2Log, CameraStream, is_complete_jpeg};
 pub use writer::Av2LogWriter;

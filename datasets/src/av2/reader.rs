@@ -232,8 +232,9 @@ pub(crate) fn decode_jpeg(bytes: &[u8], imread_flags: i32) -> Result<Mat, Decode
     Ok(image)
 }
 
-/// Starts with SOI (FF D8) and ends with EOI (FF D9), ignoring trailing padding.
-fn is_complete_jpeg(bytes: &[u8]) -> bool {
+/// Starts with SOI (FF D8) and ends with EOI (FF D9), ignoring trailing
+/// padding: libjpeg decodes a truncated file with only a warning.
+pub fn is_complete_jpeg(bytes: &[u8]) -> bool {
     let trimmed = match bytes.iter().rposition(|&b| b != 0) {
         Some(last) => &bytes[..=last],
         None => return false,

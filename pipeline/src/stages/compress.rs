@@ -112,12 +112,25 @@ impl Compressor {
         if let Some(budget) = config.budget_calls_per_s
             && !(budget.is_finite() && budget > 0.0)
         {
-            return Err(PipelineError::Config(format!("budget must be a positive number of calls per second, got {budget}")));
+            return Err(PipelineError::Config(format!(
+                "budget must be a positive number of calls per second, got {budget}"
+            )));
         }
-        if !(config.change_threshold.is_finite() && config.change_threshold >= 0.0 && config.max_interval_ms >= 0.0) {
-            return Err(PipelineError::Config(format!("compress: invalid thresholds {config:?}")));
+        if !(config.change_threshold.is_finite()
+            && config.change_threshold >= 0.0
+            && config.max_interval_ms >= 0.0)
+        {
+            return Err(PipelineError::Config(format!(
+                "compress: invalid thresholds {config:?}"
+            )));
         }
-        let cameras = priority.iter().map(|_| CameraState { thumbnail: None, last_key_ns: None }).collect();
+        let cameras = priority
+            .iter()
+            .map(|_| CameraState {
+                thumbnail: None,
+                last_key_ns: None,
+            })
+            .collect();
         Ok(Self {
             tokens: priority.len() as f64,
             config,
@@ -133,21 +146,34 @@ impl Compressor {
 
     /// The 32x24 grey thumbnail of a JPEG, decoded at 1/8 scale.
     fn thumbnail(&mut self, jpeg: &[u8]) -> Option<Vec<u8>> {
-        let small = imgcodecs::imdecode(&Vector::<u8>::from_slice(jpeg), imgcodecs::IMREAD_REDUCED_GRAYSCALE_8).ok()?;
+        let small = imgcodecs::imdecode(
+            &Vector::<u8>::from_slice(jpeg),
+            imgcodecs::IMREAD_REDUCED_GRAYSCALE_8,
+        )
+        .ok()?;
         if small.empty() {
             return None;
         }
-        imgproc::resize(&small, &mut self.thumb, Size::new(THUMB_WIDTH, THUMB_HEIGHT), 0.0, 0.0, imgproc::INTER_AREA).ok()?;
+        imgproc::resize(
+            &small,
+            &mut self.thumb,
+            Size::new(THUMB_WIDTH, THUMB_HEIGHT),
+            0.0,
+            0.0,
+            imgproc::INTER_AREA,
+        )
+        .ok()?;
         self.thumb.data_bytes().ok().map(<[u8]>::to_vec)
     }
 
     fn refill_budget(&mut self, reference_ns: u64) {
-        if let Some(budget) = self.config.budget_calls_per_s {
-            if let Some(previous) = self.last_reference_ns {
-                let seconds = reference_ns.saturating_sub(previous) as f64 / 1e9;
-                // At most one second's worth saved up.
-                self.tokens = (self.tokens + budget * seconds).min(budget.max(self.priority.len() as f64));
-            }
+        if let (Some(budget), Some(previous)) =
+            (self.config.budget_calls_per_s, self.last_reference_ns)
+        {
+            let seconds = reference_ns.saturating_sub(previous) as f64 / 1e9;
+            // At most one second's worth saved up.
+            self.tokens =
+                (self.tokens + budget * seconds).min(budget.max(self.priority.len() as f64));
         }
         self.last_reference_ns = Some(reference_ns);
     }
@@ -155,7 +181,11 @@ impl Compressor {
 
 /// Mean absolute difference of two equal-sized grey thumbnails.
 fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
-    let total: u64 = a.iter().zip(b).map(|(x, y)| u64::from(x.abs_diff(*y))).sum();
+    let total: u64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| u64::from(x.abs_diff(*y)))
+        .sum();
     total as f64 / a.len().max(1) as f64
 }
 
@@ -202,27 +232,43 @@ impl Stage for Compressor {
         "compress"
     }
 
-    fn process(&mut self, mut set: FrameSet, out: &mut Output<'_, FrameSet>) -> Result<(), PipelineError> {
+    fn process(
+        &mut self,
+        mut set: FrameSet,
+        out: &mut Output<'_, FrameSet>,
+    ) -> Result<(), PipelineError> {
         self.refill_budget(set.reference_ns);
         let (input_w, input_h) = self.detector_input;
         let mut candidates = Vec::new();
         for (index, slot) in set.slots.iter_mut().enumerate() {
-            let Some(frame) = &mut slot.frame else { continue };
+            let Some(frame) = &mut slot.frame else {
+                continue;
+            };
             if slot.status != SlotStatus::Arrived {
                 continue;
             }
-            self.counters.bytes_jpeg.fetch_add(frame.jpeg.len() as u64, Ordering::Relaxed);
-            let Some((width, height)) = jpeg_dimensions(&frame.jpeg) else {
+            self.counters
+                .bytes_jpeg
+                .fetch_add(frame.jpeg.len() as u64, Ordering::Relaxed);
+            let whole = heptaview_datasets::is_complete_jpeg(&frame.jpeg);
+            let Some((width, height)) = jpeg_dimensions(&frame.jpeg).filter(|_| whole) else {
                 slot.status = SlotStatus::Dropped(DropReason::DecodeError);
                 self.ledger.dropped(DropReason::DecodeError, 1);
                 continue;
             };
             frame.native_size = Some((width, height));
-            self.counters.bytes_in.fetch_add(u64::from(width) * u64::from(height) * 3, Ordering::Relaxed);
+            self.counters
+                .bytes_in
+                .fetch_add(u64::from(width) * u64::from(height) * 3, Ordering::Relaxed);
             let camera = frame.camera.0;
             let rank = self.priority.get(camera).copied().unwrap_or(u8::MAX);
             if self.config.keyframes == KeyframeMode::Off {
-                candidates.push(Candidate { slot: index, rank, change: f64::INFINITY, thumbnail: None });
+                candidates.push(Candidate {
+                    slot: index,
+                    rank,
+                    change: f64::INFINITY,
+                    thumbnail: None,
+                });
                 continue;
             }
             let jpeg = frame.jpeg.clone();
@@ -235,10 +281,17 @@ impl Stage for Compressor {
             let overdue = state.last_key_ns.is_none_or(|last| {
                 frame.timestamp_ns.saturating_sub(last) as f64 / 1e6 >= self.config.max_interval_ms
             });
-            let change = state.thumbnail.as_ref().map_or(f64::INFINITY, |previous| mean_abs_diff(previous, &thumbnail));
+            let change = state.thumbnail.as_ref().map_or(f64::INFINITY, |previous| {
+                mean_abs_diff(previous, &thumbnail)
+            });
             if overdue || change >= self.config.change_threshold {
                 let change = if overdue { f64::INFINITY } else { change };
-                candidates.push(Candidate { slot: index, rank, change, thumbnail: Some(thumbnail) });
+                candidates.push(Candidate {
+                    slot: index,
+                    rank,
+                    change,
+                    thumbnail: Some(thumbnail),
+                });
             } else {
                 slot.status = SlotStatus::SkippedKeyframe;
                 self.ledger.skipped_keyframe(1);
@@ -247,11 +300,18 @@ impl Stage for Compressor {
 
         // The budget decides among candidates: drive-path cameras, then most changed.
         if self.config.budget_calls_per_s.is_some() {
-            candidates.sort_by(|a, b| a.rank.cmp(&b.rank).then(b.change.total_cmp(&a.change)).then(a.slot.cmp(&b.slot)));
+            candidates.sort_by(|a, b| {
+                a.rank
+                    .cmp(&b.rank)
+                    .then(b.change.total_cmp(&a.change))
+                    .then(a.slot.cmp(&b.slot))
+            });
         }
         for candidate in candidates {
             let slot = &mut set.slots[candidate.slot];
-            let Some(frame) = &mut slot.frame else { continue };
+            let Some(frame) = &mut slot.frame else {
+                continue;
+            };
             if self.config.budget_calls_per_s.is_some() {
                 if self.tokens < 1.0 {
                     slot.status = SlotStatus::SkippedKeyframe;
@@ -269,9 +329,10 @@ impl Stage for Compressor {
                 Some(image) => {
                     frame.image = Some(image);
                     slot.status = SlotStatus::Key;
-                    self.counters
-                        .bytes_to_detector
-                        .fetch_add(u64::from(input_w) * u64::from(input_h) * 3, Ordering::Relaxed);
+                    self.counters.bytes_to_detector.fetch_add(
+                        u64::from(input_w) * u64::from(input_h) * 3,
+                        Ordering::Relaxed,
+                    );
                     let state = &mut self.cameras[frame.camera.0];
                     state.last_key_ns = Some(frame.timestamp_ns);
                     if let Some(thumbnail) = candidate.thumbnail {
@@ -294,9 +355,240 @@ mod tests {
 
     #[test]
     fn reduced_decoding_keeps_at_least_the_detector_width() {
-        assert_eq!(reduced_decode_flag(2048, 416), imgcodecs::IMREAD_REDUCED_COLOR_4);
-        assert_eq!(reduced_decode_flag(1550, 416), imgcodecs::IMREAD_REDUCED_COLOR_2);
+        assert_eq!(
+            reduced_decode_flag(2048, 416),
+            imgcodecs::IMREAD_REDUCED_COLOR_4
+        );
+        assert_eq!(
+            reduced_decode_flag(1550, 416),
+            imgcodecs::IMREAD_REDUCED_COLOR_2
+        );
         assert_eq!(reduced_decode_flag(640, 416), imgcodecs::IMREAD_COLOR);
-        assert_eq!(reduced_decode_flag(4000, 416), imgcodecs::IMREAD_REDUCED_COLOR_8);
+        assert_eq!(
+            reduced_decode_flag(4000, 416),
+            imgcodecs::IMREAD_REDUCED_COLOR_8
+        );
+    }
+}
+
+#[cfg(test)]
+mod selection_tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::edge::{Backpressure, edge};
+    use crate::types::{CameraId, Frame, Slot};
+
+    const MS: u64 = 1_000_000;
+
+    fn photo(name: &str) -> Arc<Vec<u8>> {
+        let path = format!(
+            "{}/../tests/fixtures/images/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        Arc::new(std::fs::read(&path).unwrap())
+    }
+
+    fn set(reference_ns: u64, jpegs: &[Arc<Vec<u8>>]) -> FrameSet {
+        FrameSet {
+            index: 0,
+            reference_ns,
+            slots: jpegs
+                .iter()
+                .enumerate()
+                .map(|(camera, jpeg)| Slot {
+                    frame: Some(Frame {
+                        camera: CameraId(camera),
+                        timestamp_ns: reference_ns,
+                        arrival: Instant::now(),
+                        sequence: 0,
+                        jpeg: jpeg.clone(),
+                        image: None,
+                        native_size: None,
+                    }),
+                    status: SlotStatus::Arrived,
+                    detections: Vec::new(),
+                })
+                .collect(),
+            first_arrival: Instant::now(),
+            tracks: Vec::new(),
+            decision: None,
+            stage_times: Vec::new(),
+        }
+    }
+
+    struct Harness {
+        compressor: Compressor,
+        ledger: Arc<Ledger>,
+        counters: Arc<CompressionCounters>,
+        tx: crate::edge::EdgeSender<FrameSet>,
+        rx: crate::edge::EdgeReceiver<FrameSet>,
+    }
+
+    impl Harness {
+        fn new(config: CompressConfig, priority: Vec<u8>) -> Self {
+            let ledger = Arc::new(Ledger::default());
+            let counters = Arc::new(CompressionCounters::default());
+            let (tx, rx, _) = edge(
+                "compress->test",
+                100,
+                Backpressure::Lossless,
+                ledger.clone(),
+            );
+            let compressor = Compressor::new(
+                config,
+                (416, 416),
+                priority,
+                ledger.clone(),
+                counters.clone(),
+            )
+            .unwrap();
+            Self {
+                compressor,
+                ledger,
+                counters,
+                tx,
+                rx,
+            }
+        }
+
+        fn statuses(&mut self, input: FrameSet) -> Vec<SlotStatus> {
+            let mut out = Output::new(&self.tx);
+            self.compressor.process(input, &mut out).unwrap();
+            let done = self.rx.recv().unwrap();
+            done.slots.iter().map(|s| s.status).collect()
+        }
+    }
+
+    use SlotStatus::{Key, SkippedKeyframe};
+
+    #[test]
+    fn unchanged_frames_are_skipped_until_they_change_or_the_interval_passes() {
+        let (bus, dog) = (photo("bus.jpg"), photo("darknet_dog.jpg"));
+        let mut h = Harness::new(CompressConfig::default(), vec![0, 1]);
+        assert_eq!(
+            h.statuses(set(0, &[bus.clone(), bus.clone()])),
+            [Key, Key],
+            "first frames"
+        );
+        assert_eq!(
+            h.statuses(set(100 * MS, &[bus.clone(), dog.clone()])),
+            [SkippedKeyframe, Key]
+        );
+        assert_eq!(
+            h.statuses(set(200 * MS, &[bus.clone(), dog.clone()])),
+            [SkippedKeyframe, SkippedKeyframe]
+        );
+        assert_eq!(
+            h.statuses(set(500 * MS, &[bus.clone(), dog.clone()])),
+            [Key, SkippedKeyframe],
+            "500 ms since camera 0's key"
+        );
+        let counts = h.ledger.counts();
+        assert_eq!(counts.skipped_keyframe, 4);
+        assert_eq!(
+            h.counters.bytes_jpeg.load(Ordering::Relaxed),
+            (5 * bus.len() + 3 * dog.len()) as u64
+        );
+    }
+
+    #[test]
+    fn key_frames_are_decoded_and_others_are_not() {
+        let (bus, dog) = (photo("bus.jpg"), photo("darknet_dog.jpg"));
+        let mut h = Harness::new(CompressConfig::default(), vec![0, 1]);
+        let mut out = Output::new(&h.tx);
+        h.compressor
+            .process(set(0, &[bus.clone(), dog.clone()]), &mut out)
+            .unwrap();
+        h.compressor
+            .process(set(100 * MS, &[bus.clone(), bus.clone()]), &mut out)
+            .unwrap();
+        let first = h.rx.recv().unwrap();
+        let image = first.slots[0]
+            .frame
+            .as_ref()
+            .unwrap()
+            .image
+            .as_ref()
+            .unwrap();
+        // 810 px wide: half scale would be narrower than the 416 px detector input.
+        assert_eq!((image.cols(), image.rows()), (810, 1080));
+        assert_eq!(
+            first.slots[0].frame.as_ref().unwrap().native_size,
+            Some((810, 1080))
+        );
+        let second = h.rx.recv().unwrap();
+        assert_eq!(second.slots[0].status, SkippedKeyframe);
+        assert!(second.slots[0].frame.as_ref().unwrap().image.is_none());
+        assert_eq!(second.slots[1].status, Key);
+    }
+
+    #[test]
+    fn keyframes_off_detects_every_frame() {
+        let bus = photo("bus.jpg");
+        let config = CompressConfig {
+            keyframes: KeyframeMode::Off,
+            ..CompressConfig::default()
+        };
+        let mut h = Harness::new(config, vec![0, 1, 2]);
+        for k in 0..4 {
+            assert_eq!(
+                h.statuses(set(k * 100 * MS, &[bus.clone(), bus.clone(), bus.clone()])),
+                [Key, Key, Key]
+            );
+        }
+        assert_eq!(h.ledger.counts().skipped_keyframe, 0);
+    }
+
+    #[test]
+    fn the_budget_goes_to_drive_path_cameras_first() {
+        let (bus, dog) = (photo("bus.jpg"), photo("darknet_dog.jpg"));
+        let config = CompressConfig {
+            budget_calls_per_s: Some(1.0),
+            ..CompressConfig::default()
+        };
+        // Camera 1 looks ahead (rank 0), camera 2 half-left (1), camera 0 behind (3).
+        let mut h = Harness::new(config, vec![3, 0, 1]);
+        let frames = |k: u64| {
+            if k.is_multiple_of(2) {
+                [bus.clone(), bus.clone(), bus.clone()]
+            } else {
+                [dog.clone(), dog.clone(), dog.clone()]
+            }
+        };
+        // Tokens start at one per camera: the first set is complete.
+        assert_eq!(h.statuses(set(0, &frames(0))), [Key, Key, Key]);
+        // Half a second later everything changed, but only half a call was earned.
+        assert_eq!(
+            h.statuses(set(500 * MS, &frames(1))),
+            [SkippedKeyframe, SkippedKeyframe, SkippedKeyframe]
+        );
+        // One call earned: the camera looking ahead gets it.
+        assert_eq!(
+            h.statuses(set(1000 * MS, &frames(0))),
+            [SkippedKeyframe, Key, SkippedKeyframe]
+        );
+        let counts = h.ledger.counts();
+        assert_eq!((counts.skipped_keyframe, counts.dropped_total()), (5, 0));
+    }
+
+    #[test]
+    fn an_undecodable_frame_is_dropped_as_decode_error() {
+        let bus = photo("bus.jpg");
+        let garbage = Arc::new(b"\xff\xd8 not really a jpeg \xff\xd9".to_vec());
+        let mut truncated = (*bus).clone();
+        truncated.truncate(bus.len() / 3);
+        let mut h = Harness::new(CompressConfig::default(), vec![0, 0, 0]);
+        let statuses = h.statuses(set(0, &[bus.clone(), garbage, Arc::new(truncated)]));
+        let dropped = SlotStatus::Dropped(DropReason::DecodeError);
+        assert_eq!(statuses, [Key, dropped, dropped]);
+        assert_eq!(h.ledger.counts().dropped(DropReason::DecodeError), 2);
+    }
+
+    #[test]
+    fn jpeg_dimensions_come_from_the_frame_header() {
+        assert_eq!(jpeg_dimensions(&photo("zidane.jpg")), Some((1280, 720)));
+        assert_eq!(jpeg_dimensions(b"\xff\xd8\xff\xd9"), None);
     }
 }

@@ -27,9 +27,14 @@ pub struct DetectStage {
 }
 
 impl DetectStage {
-    pub fn new(workers: Vec<Detector>, counters: Arc<InferenceCounters>) -> Result<Self, PipelineError> {
+    pub fn new(
+        workers: Vec<Detector>,
+        counters: Arc<InferenceCounters>,
+    ) -> Result<Self, PipelineError> {
         if workers.is_empty() {
-            return Err(PipelineError::Config("detect: at least one detector worker is needed".to_owned()));
+            return Err(PipelineError::Config(
+                "detect: at least one detector worker is needed".to_owned(),
+            ));
         }
         Ok(Self { workers, counters })
     }
@@ -43,9 +48,14 @@ impl Stage for DetectStage {
         "detect"
     }
 
-    fn process(&mut self, mut set: FrameSet, out: &mut Output<'_, FrameSet>) -> Result<(), PipelineError> {
+    fn process(
+        &mut self,
+        mut set: FrameSet,
+        out: &mut Output<'_, FrameSet>,
+    ) -> Result<(), PipelineError> {
         let workers = self.workers.len();
-        let mut shares: Vec<Vec<&mut crate::types::Slot>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut shares: Vec<Vec<&mut crate::types::Slot>> =
+            (0..workers).map(|_| Vec::new()).collect();
         let key_slots = set.slots.iter_mut().filter(|s| s.status == SlotStatus::Key);
         for (i, slot) in key_slots.enumerate() {
             shares[i % workers].push(slot);
@@ -63,12 +73,20 @@ impl Stage for DetectStage {
                             let Some(frame) = &slot.frame else { continue };
                             let Some(image) = &frame.image else { continue };
                             let camera: CameraId = frame.camera;
-                            let (found, timings) = detector.detect(image).map_err(|e| PipelineError::stage("detect", e))?;
+                            let (found, timings) = detector
+                                .detect(image)
+                                .map_err(|e| PipelineError::stage("detect", e))?;
                             counters.detector_calls.fetch_add(1, Ordering::Relaxed);
-                            counters.detector_ns.fetch_add(timings.inference.as_nanos() as u64, Ordering::Relaxed);
+                            counters
+                                .detector_ns
+                                .fetch_add(timings.inference.as_nanos() as u64, Ordering::Relaxed);
                             slot.detections = found
                                 .into_iter()
-                                .map(|detection| Detection { camera, detection, attributes: Default::default() })
+                                .map(|detection| Detection {
+                                    camera,
+                                    detection,
+                                    attributes: Default::default(),
+                                })
                                 .collect();
                             slot.status = SlotStatus::Processed;
                         }
@@ -78,7 +96,14 @@ impl Stage for DetectStage {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(PipelineError::Panicked { stage: "detect", message: "a detector worker panicked".to_owned() })))
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(PipelineError::Panicked {
+                            stage: "detect",
+                            message: "a detector worker panicked".to_owned(),
+                        })
+                    })
+                })
                 .collect()
         });
         for result in results {
@@ -96,7 +121,10 @@ pub struct ClassifyStage {
 impl ClassifyStage {
     /// `None`: detections pass without subtypes (classification disabled).
     pub fn new(classifier: Option<Classifier>, counters: Arc<InferenceCounters>) -> Self {
-        Self { classifier, counters }
+        Self {
+            classifier,
+            counters,
+        }
     }
 }
 
@@ -108,16 +136,32 @@ impl Stage for ClassifyStage {
         "classify"
     }
 
-    fn process(&mut self, mut set: FrameSet, out: &mut Output<'_, FrameSet>) -> Result<(), PipelineError> {
+    fn process(
+        &mut self,
+        mut set: FrameSet,
+        out: &mut Output<'_, FrameSet>,
+    ) -> Result<(), PipelineError> {
         for slot in &mut set.slots {
-            let Some(frame) = &mut slot.frame else { continue };
+            let Some(frame) = &mut slot.frame else {
+                continue;
+            };
             if let (Some(classifier), Some(image)) = (&mut self.classifier, &frame.image)
                 && !slot.detections.is_empty()
             {
-                let models: Vec<_> = slot.detections.iter().map(|d| d.detection.clone()).collect();
-                let found = attributes(classifier, image, &models).map_err(|e| PipelineError::stage("classify", e))?;
-                if found.iter().any(|a| a.subtype.is_some() || !a.top.is_empty()) {
-                    self.counters.classifier_calls.fetch_add(1, Ordering::Relaxed);
+                let models: Vec<_> = slot
+                    .detections
+                    .iter()
+                    .map(|d| d.detection.clone())
+                    .collect();
+                let found = attributes(classifier, image, &models)
+                    .map_err(|e| PipelineError::stage("classify", e))?;
+                if found
+                    .iter()
+                    .any(|a| a.subtype.is_some() || !a.top.is_empty())
+                {
+                    self.counters
+                        .classifier_calls
+                        .fetch_add(1, Ordering::Relaxed);
                 }
                 for (detection, attributes) in slot.detections.iter_mut().zip(found) {
                     detection.attributes = attributes;
@@ -150,7 +194,11 @@ impl Stage for PassThrough {
         self.name
     }
 
-    fn process(&mut self, set: FrameSet, out: &mut Output<'_, FrameSet>) -> Result<(), PipelineError> {
+    fn process(
+        &mut self,
+        set: FrameSet,
+        out: &mut Output<'_, FrameSet>,
+    ) -> Result<(), PipelineError> {
         out.send(set)
     }
 }
