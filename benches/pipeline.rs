@@ -24,7 +24,9 @@ use heptaview_pipeline::stages::compress::{KeyframeMode, jpeg_dimensions};
 
 fn argument(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn main() {
@@ -32,7 +34,11 @@ fn main() {
     let seconds: f64 = argument("--seconds").map_or(3.0, |s| s.parse().expect("--seconds"));
     let dir = tempfile::tempdir().expect("temp dir");
     let log_dir = dir.path().join("urban_mixed");
-    let options = GenerateOptions { width_px: width, seconds: Some(seconds), ..GenerateOptions::new("urban_mixed", &log_dir) };
+    let options = GenerateOptions {
+        width_px: width,
+        seconds: Some(seconds),
+        ..GenerateOptions::new("urban_mixed", &log_dir)
+    };
     generate(options, &mut |_, _| {}).expect("generate");
 
     let mut config = PipelineConfig::default();
@@ -40,8 +46,20 @@ fn main() {
     let session = config.session.clone();
 
     // The pipeline, every frame detected.
-    let replay_options = ReplayOptions { speed: Speed::Max, start_s: None, end_s: None, cameras: None, config: config.clone() };
-    let report = replay(&log_dir, &replay_options, Arc::new(Control::default()), &mut |_, _| {}).expect("replay");
+    let replay_options = ReplayOptions {
+        speed: Speed::Max,
+        start_s: None,
+        end_s: None,
+        cameras: None,
+        config: config.clone(),
+    };
+    let report = replay(
+        &log_dir,
+        &replay_options,
+        Arc::new(Control::default()),
+        &mut |_, _| {},
+    )
+    .expect("replay");
     let pipeline_fps = report.throughput.frames_per_s;
 
     // ONNX Runtime alone: the same frames, decoded and letterboxed outside the
@@ -55,10 +73,14 @@ fn main() {
         for &t in camera.timestamps_ns() {
             let jpeg = log.read_jpeg(camera.name(), t).expect("jpeg");
             let native_width = jpeg_dimensions(&jpeg).map_or(0, |(w, _)| w);
-            let flag = [(8, opencv::imgcodecs::IMREAD_REDUCED_COLOR_8), (4, opencv::imgcodecs::IMREAD_REDUCED_COLOR_4), (2, opencv::imgcodecs::IMREAD_REDUCED_COLOR_2)]
-                .into_iter()
-                .find(|(f, _)| native_width / f >= 416)
-                .map_or(opencv::imgcodecs::IMREAD_COLOR, |(_, flag)| flag);
+            let flag = [
+                (8, opencv::imgcodecs::IMREAD_REDUCED_COLOR_8),
+                (4, opencv::imgcodecs::IMREAD_REDUCED_COLOR_4),
+                (2, opencv::imgcodecs::IMREAD_REDUCED_COLOR_2),
+            ]
+            .into_iter()
+            .find(|(f, _)| native_width / f >= 416)
+            .map_or(opencv::imgcodecs::IMREAD_COLOR, |(_, flag)| flag);
             let image = log.decode(camera.name(), t, flag).expect("decode");
             let (detections, timings) = detector.detect(&image).expect("detect");
             let started = Instant::now();
@@ -91,6 +113,7 @@ fn main() {
             "width_px": width,
             "intra_threads": session.intra_threads,
         });
-        std::fs::write(&path, serde_json::to_string_pretty(&json).expect("json")).expect("write json");
+        std::fs::write(&path, serde_json::to_string_pretty(&json).expect("json"))
+            .expect("write json");
     }
 }

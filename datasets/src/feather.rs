@@ -109,44 +109,41 @@ impl FeatherTable {
         }
     }
 
-    pub fn f64_column(&self, name: &'static str) -> Result<Vec<f64>, DatasetError> {
-        let pieces = self.column(name, &DataType::Float64, "a number", |t| {
-            t.is_floating() || t.is_integer()
-        })?;
+    /// Every value of a column after casting, refusing nulls.
+    fn values<A: Array + 'static, T>(
+        &self,
+        name: &'static str,
+        pieces: Vec<ArrayRef>,
+        value: impl Fn(&A, usize) -> T,
+    ) -> Result<Vec<T>, DatasetError> {
         let mut values = Vec::with_capacity(self.num_rows());
         for piece in pieces {
             let array = piece
                 .as_any()
-                .downcast_ref::<Float64Array>()
+                .downcast_ref::<A>()
                 .ok_or_else(|| self.null_error(name, values.len()))?;
             for i in 0..array.len() {
                 if array.is_null(i) {
                     return Err(self.null_error(name, values.len()));
                 }
-                values.push(array.value(i));
+                values.push(value(array, i));
             }
         }
         Ok(values)
+    }
+
+    pub fn f64_column(&self, name: &'static str) -> Result<Vec<f64>, DatasetError> {
+        let pieces = self.column(name, &DataType::Float64, "a number", |t| {
+            t.is_floating() || t.is_integer()
+        })?;
+        self.values(name, pieces, |a: &Float64Array, i| a.value(i))
     }
 
     pub fn i64_column(&self, name: &'static str) -> Result<Vec<i64>, DatasetError> {
         let pieces = self.column(name, &DataType::Int64, "an integer", |t| {
             t.is_integer() || matches!(t, DataType::Timestamp(_, _))
         })?;
-        let mut values = Vec::with_capacity(self.num_rows());
-        for piece in pieces {
-            let array = piece
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .ok_or_else(|| self.null_error(name, values.len()))?;
-            for i in 0..array.len() {
-                if array.is_null(i) {
-                    return Err(self.null_error(name, values.len()));
-                }
-                values.push(array.value(i));
-            }
-        }
-        Ok(values)
+        self.values(name, pieces, |a: &Int64Array, i| a.value(i))
     }
 
     pub fn string_column(&self, name: &'static str) -> Result<Vec<String>, DatasetError> {
@@ -157,20 +154,7 @@ impl FeatherTable {
             }
             _ => false,
         })?;
-        let mut values = Vec::with_capacity(self.num_rows());
-        for piece in pieces {
-            let array = piece
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .ok_or_else(|| self.null_error(name, values.len()))?;
-            for i in 0..array.len() {
-                if array.is_null(i) {
-                    return Err(self.null_error(name, values.len()));
-                }
-                values.push(array.value(i).to_owned());
-            }
-        }
-        Ok(values)
+        self.values(name, pieces, |a: &StringArray, i| a.value(i).to_owned())
     }
 }
 
