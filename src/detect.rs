@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, anyhow};
-use heptaview_models::SessionConfig;
 use heptaview_models::attributes::{Attributes, attributes};
 use heptaview_models::classifier::Classifier;
 use heptaview_models::detector::{Detector, DetectorConfig, image_size};
+use heptaview_models::{ExecutionProvider, SessionConfig};
 use opencv::imgcodecs;
 use opencv::prelude::*;
 use serde_json::json;
@@ -31,6 +31,15 @@ pub struct Args {
     /// ONNX Runtime intra-op threads [default: all cores].
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// Execution providers to try in order (cpu, cuda, tensorrt); those the
+    /// ONNX Runtime library lacks are skipped with a warning, CPU is always last.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "LIST",
+        default_value = "cpu"
+    )]
+    execution_providers: Vec<String>,
 }
 
 pub fn run(args: &Args) -> Result<(), Failure> {
@@ -38,6 +47,18 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     if let Some(threads) = args.threads {
         session.intra_threads = threads;
     }
+    session.execution_providers = args
+        .execution_providers
+        .iter()
+        .map(|name| match name.as_str() {
+            "cpu" => Ok(ExecutionProvider::Cpu),
+            "cuda" => Ok(ExecutionProvider::Cuda),
+            "tensorrt" => Ok(ExecutionProvider::Tensorrt),
+            other => Err(Failure::BadInput(anyhow!(
+                "unknown execution provider `{other}` (known: cpu, cuda, tensorrt)"
+            ))),
+        })
+        .collect::<Result<_, _>>()?;
     let config = DetectorConfig {
         score_threshold: args.threshold,
         classes: if args.all_classes {

@@ -253,3 +253,20 @@ fn detect_without_onnx_runtime_says_what_to_run() {
     assert!(message.starts_with("error: loading the detector: cannot load ONNX Runtime from /nonexistent/libonnxruntime.so.1.31.1"), "{message}");
     assert!(message.contains("run scripts/setup.sh"), "{message}");
 }
+
+#[test]
+fn detect_falls_back_to_cpu_with_a_warning_when_cuda_is_missing() {
+    let bus = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/images/bus.jpg");
+    let output = heptaview(&["detect", bus, "--execution-providers", "cuda,cpu"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("bus "), "{}", stdout(&output));
+    let warnings = stderr(&output);
+    assert!(
+        warnings
+            .contains("execution provider Cuda is not in this ONNX Runtime build; falling back"),
+        "{warnings}"
+    );
+    let bad = heptaview(&["detect", bus, "--execution-providers", "tpu"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("unknown execution provider `tpu`"));
+}
