@@ -89,7 +89,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     });
     bar.finish_and_clear();
     let report = result.map_err(|error| match error {
-        PipelineError::Dataset { .. } | PipelineError::Config(_) => Failure::BadInput(error.into()),
+        PipelineError::Dataset(_) | PipelineError::Config(_) => Failure::BadInput(error.into()),
         other => Failure::Runtime(other.into()),
     })?;
     eprintln!("{}", report.summary());

@@ -270,3 +270,54 @@ fn detect_falls_back_to_cpu_with_a_warning_when_cuda_is_missing() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("unknown execution provider `tpu`"));
 }
+
+#[test]
+fn replay_runs_a_generated_log_and_writes_a_balanced_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("drive");
+    let generated = heptaview(&[
+        "generate",
+        "--scenario",
+        "pedestrian_crossing",
+        "--out",
+        log.to_str().unwrap(),
+        "--width",
+        "256",
+        "--seconds",
+        "0.4",
+    ]);
+    assert!(generated.status.success(), "{}", stderr(&generated));
+    let report_path = dir.path().join("report.json");
+    let output = heptaview(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--keyframes",
+        "off",
+        "--report",
+        report_path.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary = stderr(&output);
+    assert!(
+        summary.contains("4 framesets (4 complete, 0 partial)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("frames: 28 in = 28 processed + 0 skipped (non-key) + 0 dropped"),
+        "{summary}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    assert_eq!(report["mode"], "replay");
+    assert_eq!(report["frames"]["input"], 28);
+    assert_eq!(report["inference"]["detector_calls"], 28);
+
+    let missing = heptaview(&["replay", "/no/such/log"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(
+        stderr(&missing).trim(),
+        "error: cannot read /no/such/log: no such log folder"
+    );
+    let bad_speed = heptaview(&["replay", log.to_str().unwrap(), "--speed", "fast"]);
+    assert_eq!(bad_speed.status.code(), Some(2));
+}

@@ -17,12 +17,9 @@ pub enum PipelineError {
     },
     #[error("the stage after edge `{0}` stopped")]
     DownstreamGone(&'static str),
-    #[error("{}", path.display())]
-    Dataset {
-        path: PathBuf,
-        #[source]
-        source: heptaview_datasets::DatasetError,
-    },
+    /// Dataset errors name their own file.
+    #[error(transparent)]
+    Dataset(#[from] heptaview_datasets::DatasetError),
     #[error("configuration: {0}")]
     Config(String),
     #[error("cannot write {}", path.display())]

@@ -111,17 +111,11 @@ pub fn replay(
     control: Arc<Control>,
     on_frameset: &mut dyn FnMut(&FrameSet, Progress),
 ) -> Result<Report, PipelineError> {
-    let log = Av2Log::open(log_dir).map_err(|source| PipelineError::Dataset {
-        path: log_dir.to_path_buf(),
-        source,
-    })?;
+    let log = Av2Log::open(log_dir)?;
     let cameras: Vec<String> = match &options.cameras {
         Some(names) => {
             for name in names {
-                log.camera(name).map_err(|source| PipelineError::Dataset {
-                    path: log_dir.to_path_buf(),
-                    source,
-                })?;
+                log.camera(name)?;
             }
             names.clone()
         }

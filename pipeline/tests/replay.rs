@@ -205,10 +205,10 @@ fn a_time_window_and_a_camera_subset() {
 
     options.cameras = Some(vec!["ring_roof".to_owned()]);
     let error = replay(&log, &options, Arc::new(Control::default()), &mut |_, _| {}).unwrap_err();
-    assert!(format!("{error:#}").contains("log"), "{error}");
-    let chain = std::error::Error::source(&error).unwrap().to_string();
     assert!(
-        chain.contains("camera folder `ring_roof` is missing"),
-        "{chain}"
+        error
+            .to_string()
+            .ends_with("camera folder `ring_roof` is missing"),
+        "{error}"
     );
 }
