@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use heptaview_calibration::unit_quaternion;
-use nalgebra::{Isometry3, Point3, Translation3};
+use nalgebra::{Isometry3, Point3};
+
+use super::pose_columns;
 
 use crate::error::DatasetError;
 use crate::feather::{FeatherTable, TableBuilder};
@@ -86,12 +87,10 @@ impl Annotations {
         let timestamps = table.i64_column("timestamp_ns")?;
         let uuids = table.string_column("track_uuid")?;
         let categories = table.string_column("category")?;
-        let [length, width, height, qw, qx, qy, qz, tx, ty, tz] = [
-            "length_m", "width_m", "height_m", "qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m",
-        ]
-        .map(|c| table.f64_column(c));
+        let [length, width, height] =
+            ["length_m", "width_m", "height_m"].map(|c| table.f64_column(c));
         let (length, width, height) = (length?, width?, height?);
-        let (qw, qx, qy, qz, tx, ty, tz) = (qw?, qx?, qy?, qz?, tx?, ty?, tz?);
+        let poses = pose_columns::read(&table)?;
         let interior = table.i64_column("num_interior_pts")?;
 
         let mut annotations = Self::default();
@@ -115,14 +114,14 @@ impl Annotations {
             previous = Some(timestamp);
             let t = u64::try_from(timestamp)
                 .map_err(|_| bad(format!("timestamp_ns {timestamp} is negative")))?;
-            let rotation = unit_quaternion(qw[row], qx[row], qy[row], qz[row])
-                .map_err(|e| bad(e.to_string()))?;
+            let ego_from_object =
+                pose_columns::isometry(poses[row]).map_err(|e| bad(e.to_string()))?;
             let size_ok = [length[row], width[row], height[row]]
                 .iter()
                 .all(|v| v.is_finite() && *v >= 0.0);
-            if !size_ok || ![tx[row], ty[row], tz[row]].iter().all(|v| v.is_finite()) {
+            if !size_ok {
                 return Err(bad(
-                    "cuboid size or position is not a finite, non-negative number".to_owned(),
+                    "cuboid size is not a finite, non-negative number".to_owned()
                 ));
             }
             annotations.insert(
@@ -133,10 +132,7 @@ impl Annotations {
                     length_m: length[row],
                     width_m: width[row],
                     height_m: height[row],
-                    ego_from_object: Isometry3::from_parts(
-                        Translation3::new(tx[row], ty[row], tz[row]),
-                        rotation,
-                    ),
+                    ego_from_object,
                     num_interior_pts: interior[row],
                 },
             );
@@ -151,7 +147,7 @@ impl Annotations {
             .flat_map(|(t, cuboids)| cuboids.iter().map(move |c| (*t, c)))
             .collect();
         let column = |f: fn(&Cuboid) -> f64| rows.iter().map(|(_, c)| f(c)).collect::<Vec<f64>>();
-        TableBuilder::new()
+        let table = TableBuilder::new()
             .i64(
                 "timestamp_ns",
                 rows.iter().map(|(t, _)| *t as i64).collect(),
@@ -166,14 +162,8 @@ impl Annotations {
             )
             .f64("length_m", column(|c| c.length_m))
             .f64("width_m", column(|c| c.width_m))
-            .f64("height_m", column(|c| c.height_m))
-            .f64("qw", column(|c| c.ego_from_object.rotation.w))
-            .f64("qx", column(|c| c.ego_from_object.rotation.i))
-            .f64("qy", column(|c| c.ego_from_object.rotation.j))
-            .f64("qz", column(|c| c.ego_from_object.rotation.k))
-            .f64("tx_m", column(|c| c.ego_from_object.translation.x))
-            .f64("ty_m", column(|c| c.ego_from_object.translation.y))
-            .f64("tz_m", column(|c| c.ego_from_object.translation.z))
+            .f64("height_m", column(|c| c.height_m));
+        pose_columns::write(table, rows.iter().map(|(_, c)| &c.ego_from_object))
             .i64(
                 "num_interior_pts",
                 rows.iter().map(|(_, c)| c.num_interior_pts).collect(),

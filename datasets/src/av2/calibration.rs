@@ -4,11 +4,10 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use heptaview_calibration::{
-    CalibrationError, CameraModel, Distortion, Intrinsics, Rig, RigCamera, unit_quaternion,
+    CalibrationError, CameraModel, Distortion, Intrinsics, Rig, RigCamera,
 };
-use nalgebra::{Isometry3, Translation3};
 
-use super::layout;
+use super::{layout, pose_columns};
 use crate::error::DatasetError;
 use crate::feather::{FeatherTable, TableBuilder};
 
@@ -35,9 +34,7 @@ pub fn read_rig(log: &Path, rig_name: &str, cameras: &[String]) -> Result<Rig, D
     let (fx, fy, cx, cy, k1, k2, k3) = (fx?, fy?, cx?, cy?, k1?, k2?, k3?);
     let width = intrinsics.i64_column("width_px")?;
     let height = intrinsics.i64_column("height_px")?;
-    let [qw, qx, qy, qz, tx, ty, tz] =
-        ["qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m"].map(|c| extrinsics.f64_column(c));
-    let (qw, qx, qy, qz, tx, ty, tz) = (qw?, qx?, qy?, qz?, tx?, ty?, tz?);
+    let poses = pose_columns::read(&extrinsics)?;
 
     let mut rig_cameras = Vec::with_capacity(cameras.len());
     for camera in cameras {
@@ -83,16 +80,14 @@ pub fn read_rig(log: &Path, rig_name: &str, cameras: &[String]) -> Result<Rig, D
             },
         )
         .map_err(in_intrinsics)?;
-        let rotation = unit_quaternion(qw[e], qx[e], qy[e], qz[e]).map_err(|source| {
-            DatasetError::Calibration {
+        let pose =
+            pose_columns::isometry(poses[e]).map_err(|source| DatasetError::Calibration {
                 path: extrinsics_path.clone(),
                 source: CalibrationError::Camera {
                     camera: camera.clone(),
                     source,
                 },
-            }
-        })?;
-        let pose = Isometry3::from_parts(Translation3::new(tx[e], ty[e], tz[e]), rotation);
+            })?;
         let rig_camera = RigCamera::new(camera.clone(), model, pose).map_err(|source| {
             DatasetError::Calibration {
                 path: extrinsics_path.clone(),
@@ -157,20 +152,7 @@ pub fn write_rig(log: &Path, rig: &Rig) -> Result<(), DatasetError> {
                 .collect(),
         )
         .write(&intrinsics_path)?;
-    let pose = |f: fn(&Isometry3<f64>) -> f64| {
-        cameras
-            .iter()
-            .map(|c| f(c.ego_from_camera()))
-            .collect::<Vec<f64>>()
-    };
-    TableBuilder::new()
-        .string("sensor_name", names)
-        .f64("qw", pose(|p| p.rotation.w))
-        .f64("qx", pose(|p| p.rotation.i))
-        .f64("qy", pose(|p| p.rotation.j))
-        .f64("qz", pose(|p| p.rotation.k))
-        .f64("tx_m", pose(|p| p.translation.x))
-        .f64("ty_m", pose(|p| p.translation.y))
-        .f64("tz_m", pose(|p| p.translation.z))
+    let table = TableBuilder::new().string("sensor_name", names);
+    pose_columns::write(table, cameras.iter().map(RigCamera::ego_from_camera))
         .write(&log.join(layout::EXTRINSICS))
 }

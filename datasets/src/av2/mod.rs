@@ -14,6 +14,7 @@
 mod annotations;
 mod calibration;
 pub mod layout;
+mod pose_columns;
 mod poses;
 mod reader;
 mod writer;

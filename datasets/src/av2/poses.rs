@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-use heptaview_calibration::unit_quaternion;
-use nalgebra::{Isometry3, Translation3};
+use nalgebra::Isometry3;
+
+use super::pose_columns;
 
 use crate::error::DatasetError;
 use crate::feather::{FeatherTable, TableBuilder};
@@ -31,9 +32,7 @@ impl EgoPoses {
     pub fn read(path: &Path) -> Result<Self, DatasetError> {
         let table = FeatherTable::read(path)?;
         let timestamps = table.i64_column("timestamp_ns")?;
-        let [qw, qx, qy, qz, tx, ty, tz] =
-            ["qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m"].map(|c| table.f64_column(c));
-        let (qw, qx, qy, qz, tx, ty, tz) = (qw?, qx?, qy?, qz?, tx?, ty?, tz?);
+        let poses = pose_columns::read(&table)?;
         let mut timestamps_ns = Vec::with_capacity(timestamps.len());
         let mut city_from_ego = Vec::with_capacity(timestamps.len());
         for (row, &timestamp) in timestamps.iter().enumerate() {
@@ -54,16 +53,9 @@ impl EgoPoses {
                     timestamp_ns: timestamp,
                 });
             }
-            let rotation = unit_quaternion(qw[row], qx[row], qy[row], qz[row])
-                .map_err(|e| bad(e.to_string()))?;
-            if ![tx[row], ty[row], tz[row]].iter().all(|v| v.is_finite()) {
-                return Err(bad("translation is not finite".to_owned()));
-            }
+            let pose = pose_columns::isometry(poses[row]).map_err(|e| bad(e.to_string()))?;
             timestamps_ns.push(t);
-            city_from_ego.push(Isometry3::from_parts(
-                Translation3::new(tx[row], ty[row], tz[row]),
-                rotation,
-            ));
+            city_from_ego.push(pose);
         }
         Ok(Self {
             timestamps_ns,
@@ -72,21 +64,11 @@ impl EgoPoses {
     }
 
     pub fn write(&self, path: &Path) -> Result<(), DatasetError> {
-        let column =
-            |f: fn(&Isometry3<f64>) -> f64| self.city_from_ego.iter().map(f).collect::<Vec<f64>>();
-        TableBuilder::new()
-            .i64(
-                "timestamp_ns",
-                self.timestamps_ns.iter().map(|&t| t as i64).collect(),
-            )
-            .f64("qw", column(|p| p.rotation.w))
-            .f64("qx", column(|p| p.rotation.i))
-            .f64("qy", column(|p| p.rotation.j))
-            .f64("qz", column(|p| p.rotation.k))
-            .f64("tx_m", column(|p| p.translation.x))
-            .f64("ty_m", column(|p| p.translation.y))
-            .f64("tz_m", column(|p| p.translation.z))
-            .write(path)
+        let table = TableBuilder::new().i64(
+            "timestamp_ns",
+            self.timestamps_ns.iter().map(|&t| t as i64).collect(),
+        );
+        pose_columns::write(table, self.city_from_ego.iter()).write(path)
     }
 
     pub fn timestamps_ns(&self) -> &[u64] {
