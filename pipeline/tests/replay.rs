@@ -212,3 +212,75 @@ fn a_time_window_and_a_camera_subset() {
         "{error}"
     );
 }
+
+#[test]
+fn boxes_are_reported_in_native_pixels_when_frames_are_decoded_at_reduced_scale() {
+    use heptaview_datasets::av2::Av2Log;
+    use heptaview_models::SessionConfig;
+    use heptaview_models::detector::{Detector, DetectorConfig};
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("log");
+    let generate_options = GenerateOptions {
+        width_px: 1024,
+        seconds: Some(0.1),
+        ..GenerateOptions::new("urban_mixed", &out)
+    };
+    generate(generate_options, &mut |_, _| {}).unwrap();
+    let mut sets = Vec::new();
+    replay(
+        &out,
+        &options(KeyframeMode::Off),
+        Arc::new(Control::default()),
+        &mut |set: &FrameSet, _| sets.push(set.clone()),
+    )
+    .unwrap();
+    assert_eq!(sets.len(), 1);
+
+    // The side cameras are 1024 px wide: decoded at half scale (512 >= 416).
+    let log = Av2Log::open(&out).unwrap();
+    let mut detector = Detector::shipped(
+        &SessionConfig {
+            intra_threads: 1,
+            ..SessionConfig::default()
+        },
+        DetectorConfig::default(),
+    )
+    .unwrap();
+    let mut compared = 0;
+    for (index, camera) in log.cameras().iter().enumerate() {
+        let t = camera.timestamps_ns()[0];
+        let half = log
+            .decode(camera.name(), t, opencv::imgcodecs::IMREAD_REDUCED_COLOR_2)
+            .unwrap();
+        if opencv::prelude::MatTraitConst::cols(&half) < 416 {
+            continue;
+        }
+        let (direct, _) = detector.detect(&half).unwrap();
+        // libjpeg rounds reduced sizes up (775 rows → 388): scale by the true ratio.
+        let model = log.rig().camera(camera.name()).unwrap().model();
+        let sx = model.width_px() as f32 / opencv::prelude::MatTraitConst::cols(&half) as f32;
+        let sy = model.height_px() as f32 / opencv::prelude::MatTraitConst::rows(&half) as f32;
+        assert!((sx - 2.0).abs() < 0.01 && (sy - 2.0).abs() < 0.01);
+        let piped = &sets[0].slots[index].detections;
+        assert_eq!(piped.len(), direct.len(), "{}", camera.name());
+        for (p, d) in piped.iter().zip(&direct) {
+            let expected = [
+                d.bbox[0] * sx,
+                d.bbox[1] * sy,
+                d.bbox[2] * sx,
+                d.bbox[3] * sy,
+            ];
+            for k in 0..4 {
+                assert!(
+                    (p.detection.bbox[k] - expected[k]).abs() < 0.01,
+                    "{}: {:?} vs {expected:?}",
+                    camera.name(),
+                    p.detection.bbox
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared > 0, "some detections were compared");
+}

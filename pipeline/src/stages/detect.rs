@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use heptaview_models::attributes::attributes;
 use heptaview_models::classifier::Classifier;
-use heptaview_models::detector::Detector;
+use heptaview_models::detector::{Detection as ModelDetection, Detector};
+use opencv::core::Mat;
+use opencv::prelude::*;
 
 use crate::error::PipelineError;
 use crate::stage::{Output, Stage};
@@ -80,12 +82,19 @@ impl Stage for DetectStage {
                             counters
                                 .detector_ns
                                 .fetch_add(timings.inference.as_nanos() as u64, Ordering::Relaxed);
+                            // Boxes leave this stage in native source pixels, whatever
+                            // DCT scale the image was decoded at.
+                            let (sx, sy) = native_scale(frame.native_size, image);
                             slot.detections = found
                                 .into_iter()
-                                .map(|detection| Detection {
-                                    camera,
-                                    detection,
-                                    attributes: Default::default(),
+                                .map(|mut detection| {
+                                    let [x1, y1, x2, y2] = detection.bbox;
+                                    detection.bbox = [x1 * sx, y1 * sy, x2 * sx, y2 * sy];
+                                    Detection {
+                                        camera,
+                                        detection,
+                                        attributes: Default::default(),
+                                    }
                                 })
                                 .collect();
                             slot.status = SlotStatus::Processed;
@@ -148,10 +157,18 @@ impl Stage for ClassifyStage {
             if let (Some(classifier), Some(image)) = (&mut self.classifier, &frame.image)
                 && !slot.detections.is_empty()
             {
+                // Crops come from the decoded image, at its own scale.
+                let (sx, sy) = native_scale(frame.native_size, image);
                 let models: Vec<_> = slot
                     .detections
                     .iter()
-                    .map(|d| d.detection.clone())
+                    .map(|d| {
+                        let [x1, y1, x2, y2] = d.detection.bbox;
+                        ModelDetection {
+                            bbox: [x1 / sx, y1 / sy, x2 / sx, y2 / sy],
+                            ..d.detection.clone()
+                        }
+                    })
                     .collect();
                 let found = attributes(classifier, image, &models)
                     .map_err(|e| PipelineError::stage("classify", e))?;
@@ -200,5 +217,16 @@ impl Stage for PassThrough {
         out: &mut Output<'_, FrameSet>,
     ) -> Result<(), PipelineError> {
         out.send(set)
+    }
+}
+
+/// Native pixels per decoded pixel, along x and y (1 when the size is unknown).
+fn native_scale(native_size: Option<(u32, u32)>, image: &Mat) -> (f32, f32) {
+    match native_size {
+        Some((width, height)) if image.cols() > 0 && image.rows() > 0 => (
+            width as f32 / image.cols() as f32,
+            height as f32 / image.rows() as f32,
+        ),
+        _ => (1.0, 1.0),
     }
 }
