@@ -280,6 +280,7 @@ mod tests {
                 Slot::missing(),
             ],
             first_arrival: Instant::now(),
+            objects: Vec::new(),
             tracks: Vec::new(),
             decision: None,
             stage_times: Vec::new(),

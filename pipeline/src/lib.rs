@@ -6,6 +6,7 @@
 pub mod accounting;
 pub mod edge;
 mod error;
+pub mod fusion;
 pub mod metrics;
 pub mod replay;
 pub mod report;

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::accounting::{DropReason, Ledger};
 use crate::edge::{Backpressure, EdgeHandle, EdgeSender, edge};
 use crate::error::PipelineError;
+use crate::fusion::FuseStage;
 use crate::metrics::LatencyHistogram;
 use crate::report::{
     CameraHealth, Compression, FrameSetCounts, Inference, Latencies, Report, Throughput,
@@ -237,7 +238,12 @@ pub fn replay(
             classify_tx,
             control.clone(),
         )?,
-        spawn_stage(PassThrough::new("fuse"), fuse_rx, fuse_tx, control.clone())?,
+        spawn_stage(
+            FuseStage::new(rig.clone()),
+            fuse_rx,
+            fuse_tx,
+            control.clone(),
+        )?,
         spawn_stage(PassThrough::new("plan"), plan_rx, plan_tx, control.clone())?,
     ];
 

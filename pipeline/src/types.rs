@@ -116,6 +116,8 @@ pub struct FrameSet {
     pub slots: Vec<Slot>,
     /// Earliest arrival of its frames: the start of its end-to-end latency.
     pub first_arrival: Instant,
+    /// Objects around the car at this instant, fused across cameras.
+    pub objects: Vec<crate::fusion::FusedObject>,
     pub tracks: Vec<Track>,
     pub decision: Option<Decision>,
     /// Time each stage spent on this set, in stage order.

@@ -412,6 +412,7 @@ mod selection_tests {
                 })
                 .collect(),
             first_arrival: Instant::now(),
+            objects: Vec::new(),
             tracks: Vec::new(),
             decision: None,
             stage_times: Vec::new(),

@@ -195,6 +195,7 @@ impl Synchroniser {
                 reference_ns: set.reference_ns,
                 slots,
                 first_arrival,
+                objects: Vec::new(),
                 tracks: Vec::new(),
                 decision: None,
                 stage_times: Vec::new(),

@@ -1,0 +1,233 @@
+//! From a detection box to a position on the ground around the car.
+//!
+//! The box's bottom centre is where the object touches the road; through the
+//! camera's calibration it lands on the ground plane (`pixel_to_ground`).
+//! When that point is unusable — the box is cut by the bottom of the image,
+//! or its bottom is at or above the horizon — the object's typical height
+//! and the box's height in pixels give the range instead.
+
+use heptaview_calibration::RigCamera;
+use nalgebra::{Point2, Vector2};
+use serde::Serialize;
+
+use crate::types::{CameraId, Detection};
+
+/// How a position was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// The box's bottom centre on the ground plane.
+    GroundContact,
+    /// Range from the class's typical height (box cut by the image bottom, or
+    /// its bottom at or above the horizon).
+    KnownHeight,
+}
+
+/// One detection placed in the ego frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroundObservation {
+    pub camera: CameraId,
+    pub class: String,
+    pub score: f32,
+    /// Ego frame, metres (x forward, y left).
+    pub position: Point2<f64>,
+    /// One standard deviation of the position, metres.
+    pub sigma_m: f64,
+    pub method: Method,
+    /// The box touches the image border.
+    pub truncated: bool,
+}
+
+/// Typical heights (m) of COCO driving classes, for the known-height fallback.
+pub fn typical_height_m(class: &str) -> Option<f64> {
+    Some(match class {
+        "person" => 1.7,
+        "bicycle" => 1.1,
+        "motorcycle" => 1.3,
+        "car" => 1.5,
+        "bus" => 3.2,
+        "truck" => 3.0,
+        "train" => 3.8,
+        "traffic light" => 0.9,
+        "stop sign" => 0.75,
+        _ => return None,
+    })
+}
+
+/// Pixels a box edge may be from the border and still count as cut by it.
+const BORDER_PX: f32 = 2.0;
+/// Row uncertainty of a box's bottom edge, pixels.
+const BOTTOM_ROW_SIGMA_PX: f64 = 2.0;
+/// Relative range error of the known-height estimate (people and cars vary).
+const KNOWN_HEIGHT_RELATIVE_SIGMA: f64 = 0.15;
+
+/// Places a detection (box in the camera's native pixels) on the ground.
+pub fn observe(
+    camera_id: CameraId,
+    camera: &RigCamera,
+    detection: &Detection,
+) -> Option<GroundObservation> {
+    let k = camera.model().intrinsics();
+    let [x1, y1, x2, y2] = detection.detection.bbox;
+    let (width, height) = (k.width_px as f32, k.height_px as f32);
+    let cut_bottom = y2 >= height - 1.0 - BORDER_PX;
+    let truncated =
+        cut_bottom || x1 <= BORDER_PX || x2 >= width - 1.0 - BORDER_PX || y1 <= BORDER_PX;
+    let class = detection.detection.class.clone();
+    let origin = camera.ego_from_camera().translation.vector;
+    let camera_height = origin.z;
+
+    let contact = Point2::new(f64::from(x1 + x2) / 2.0, f64::from(y2));
+    let on_ground = (!cut_bottom)
+        .then(|| camera.pixel_to_ground(&contact))
+        .flatten();
+    if let Some(ground) = on_ground {
+        let range = (ground.coords.xy() - origin.xy()).norm();
+        // d(range)/d(row) ≈ range² / (f · camera height): one pixel matters more far away.
+        let sigma = 0.2 + range * range * BOTTOM_ROW_SIGMA_PX / (k.fy_px * camera_height.max(0.1));
+        return Some(GroundObservation {
+            camera: camera_id,
+            class,
+            score: detection.detection.score,
+            position: Point2::new(ground.x, ground.y),
+            sigma_m: sigma,
+            method: Method::GroundContact,
+            truncated,
+        });
+    }
+
+    let object_height = typical_height_m(&detection.detection.class)?;
+    let box_height = f64::from(y2 - y1);
+    if box_height < 1.0 {
+        return None;
+    }
+    let depth = k.fy_px * object_height / box_height;
+    let centre = Point2::new(f64::from(x1 + x2) / 2.0, f64::from(y1 + y2) / 2.0);
+    let ray = camera.pixel_ray_in_ego(&centre)?;
+    let horizontal = Vector2::new(ray.x, ray.y);
+    if horizontal.norm() < 1e-6 {
+        return None;
+    }
+    // `depth` is along the optical axis; spread it along the ray's horizontal direction.
+    let axis = camera.ego_from_camera().rotation * nalgebra::Vector3::z();
+    let along_axis = ray.dot(&axis).max(1e-3);
+    let range = depth / along_axis * horizontal.norm();
+    let position = origin.xy() + horizontal.normalize() * range;
+    Some(GroundObservation {
+        camera: camera_id,
+        class,
+        score: detection.detection.score,
+        position: Point2::from(position),
+        sigma_m: 0.3 + KNOWN_HEIGHT_RELATIVE_SIGMA * range,
+        method: Method::KnownHeight,
+        truncated,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use heptaview_calibration::argoverse2_rig;
+    use heptaview_models::attributes::Attributes;
+    use heptaview_models::detector::Detection as ModelDetection;
+    use nalgebra::Point3;
+
+    use super::*;
+
+    fn detection(class: &str, bbox: [f32; 4]) -> Detection {
+        Detection {
+            camera: CameraId(0),
+            detection: ModelDetection {
+                class_id: 0,
+                class: class.to_owned(),
+                score: 0.9,
+                bbox,
+            },
+            attributes: Attributes::default(),
+        }
+    }
+
+    /// The box a `height` m tall upright object at ego (x, y) makes in the camera.
+    fn box_of(camera: &RigCamera, x: f64, y: f64, height: f64) -> [f32; 4] {
+        let foot = camera.project_ego_point(&Point3::new(x, y, 0.0)).unwrap();
+        let head = camera
+            .project_ego_point(&Point3::new(x, y, height))
+            .unwrap();
+        let half_width = ((foot.y - head.y) * 0.2) as f32;
+        [
+            foot.x as f32 - half_width,
+            head.y as f32,
+            foot.x as f32 + half_width,
+            foot.y as f32,
+        ]
+    }
+
+    #[test]
+    fn the_bottom_centre_lands_on_the_ground_where_the_object_stands() {
+        let rig = argoverse2_rig().unwrap();
+        let camera = rig.camera("ring_front_left").unwrap();
+        let found = observe(
+            CameraId(1),
+            camera,
+            &detection("person", box_of(camera, 14.0, 9.0, 1.7)),
+        )
+        .unwrap();
+        assert_eq!(found.method, Method::GroundContact);
+        assert!(
+            (found.position - Point2::new(14.0, 9.0)).norm() < 1e-3,
+            "{}",
+            found.position
+        );
+        assert!(!found.truncated);
+        let near = observe(
+            CameraId(1),
+            camera,
+            &detection("person", box_of(camera, 6.0, 4.0, 1.7)),
+        )
+        .unwrap();
+        assert!(near.sigma_m < found.sigma_m, "uncertainty grows with range");
+    }
+
+    #[test]
+    fn a_box_cut_by_the_image_bottom_falls_back_to_the_known_height() {
+        let rig = argoverse2_rig().unwrap();
+        let camera = rig.camera("ring_front_center").unwrap();
+        let full = box_of(camera, 3.2, 0.0, 1.7);
+        let height = camera.model().height_px() as f32;
+        assert!(full[3] > height, "the feet are below the image");
+        let cut = [full[0], full[1], full[2], height - 1.0];
+        let found = observe(CameraId(0), camera, &detection("person", cut)).unwrap();
+        assert_eq!(found.method, Method::KnownHeight);
+        assert!(found.truncated);
+        // Only the visible part's height is known, so the range is overestimated, not lost.
+        assert!(
+            found.position.x > 3.0 && found.position.x < 12.0,
+            "{}",
+            found.position
+        );
+        assert!(found.position.y.abs() < 0.5);
+    }
+
+    #[test]
+    fn a_box_whose_bottom_is_above_the_horizon_uses_the_known_height() {
+        let rig = argoverse2_rig().unwrap();
+        let camera = rig.camera("ring_front_center").unwrap();
+        let horizon = camera.horizon_row().unwrap() as f32;
+        let k = camera.model().intrinsics();
+        // A car-sized box 40 m ahead, drawn above the horizon (e.g. on a crest).
+        let box_height = (k.fy_px * 1.5 / 40.0) as f32;
+        let cx = k.cx_px as f32;
+        let floating = [
+            cx - box_height,
+            horizon - 2.0 * box_height,
+            cx + box_height,
+            horizon - box_height,
+        ];
+        let found = observe(CameraId(0), camera, &detection("car", floating)).unwrap();
+        assert_eq!(found.method, Method::KnownHeight);
+        assert!((found.position.x - 40.0).abs() < 4.0, "{}", found.position);
+        assert!(
+            observe(CameraId(0), camera, &detection("kite", floating)).is_none(),
+            "no height known"
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! Fusion against ground truth: detections of the real detector on a
+//! generated drive, placed on the ground through the log's calibration and
+//! merged across cameras, land where the annotations put the objects.
+
+// Test helpers unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use heptaview_datasets::av2::Av2Log;
+use heptaview_datasets::generator::{GenerateOptions, generate};
+use heptaview_pipeline::replay::{PipelineConfig, ReplayOptions, Speed, replay};
+use heptaview_pipeline::runtime::Control;
+use heptaview_pipeline::stages::compress::KeyframeMode;
+use heptaview_pipeline::types::FrameSet;
+
+fn family_of_category(category: &str) -> &'static str {
+    match category {
+        "PEDESTRIAN" => "person",
+        "BICYCLE" | "BICYCLIST" | "MOTORCYCLE" => "two_wheeler",
+        _ => "vehicle",
+    }
+}
+
+fn family_of_class(class: &str) -> &'static str {
+    match class {
+        "person" => "person",
+        "bicycle" | "motorcycle" => "two_wheeler",
+        _ => "vehicle",
+    }
+}
+
+#[test]
+fn fused_objects_within_30_m_are_where_the_annotations_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("log");
+    let options = GenerateOptions {
+        width_px: 640,
+        seconds: Some(0.5),
+        ..GenerateOptions::new("urban_mixed", &out)
+    };
+    generate(options, &mut |_, _| {}).unwrap();
+    let mut config = PipelineConfig::default();
+    config.compress.keyframes = KeyframeMode::Off;
+    config.session.intra_threads = 1;
+    let replay_options = ReplayOptions {
+        speed: Speed::Max,
+        start_s: None,
+        end_s: None,
+        cameras: None,
+        config,
+    };
+    let mut sets: Vec<FrameSet> = Vec::new();
+    replay(
+        &out,
+        &replay_options,
+        Arc::new(Control::default()),
+        &mut |set, _| sets.push(set.clone()),
+    )
+    .unwrap();
+    let log = Av2Log::open(&out).unwrap();
+
+    let mut relative_errors = Vec::new();
+    let mut multi_camera = 0;
+    for set in &sets {
+        let (_, cuboids) = log.annotations_at(set.reference_ns, 20_000_000).unwrap();
+        for object in &set.objects {
+            let range = object.position.coords.norm();
+            if range > 30.0 {
+                continue;
+            }
+            let nearest = cuboids
+                .iter()
+                .filter(|c| family_of_category(&c.category) == family_of_class(&object.class))
+                .map(|c| {
+                    (c.ego_from_object.translation.vector.xy() - object.position.coords).norm()
+                })
+                .fold(f64::INFINITY, f64::min);
+            relative_errors.push(nearest / range);
+            if object.cameras.len() > 1 {
+                multi_camera += 1;
+            }
+        }
+    }
+    relative_errors.sort_by(f64::total_cmp);
+    let n = relative_errors.len();
+    eprintln!(
+        "{n} objects within 30 m, {multi_camera} seen by two cameras; relative errors {relative_errors:.3?}"
+    );
+    assert!(n >= 10, "{n} objects compared");
+    let median = relative_errors[n / 2];
+    assert!(median <= 0.05, "median position error {median:.3} of range");
+    let within = relative_errors.iter().filter(|e| **e <= 0.10).count();
+    assert!(within * 10 >= n * 8, "{within} of {n} within 10% of range");
+}
