@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::accounting::{DropReason, Ledger};
 use crate::edge::{Backpressure, EdgeHandle, EdgeSender, edge};
 use crate::error::PipelineError;
-use crate::fusion::FuseStage;
+use crate::fusion::{FuseStage, TrackerConfig};
 use crate::metrics::LatencyHistogram;
 use crate::report::{
     CameraHealth, Compression, FrameSetCounts, Inference, Latencies, Report, Throughput,
@@ -36,6 +36,7 @@ pub struct PipelineConfig {
     pub sync: SyncConfig,
     pub compress: CompressConfig,
     pub detector: DetectorConfig,
+    pub tracker: TrackerConfig,
     pub session: SessionConfig,
     /// Detector workers, each with its own session.
     pub detector_workers: usize,
@@ -51,6 +52,7 @@ impl Default for PipelineConfig {
             sync: SyncConfig::default(),
             compress: CompressConfig::default(),
             detector: DetectorConfig::default(),
+            tracker: TrackerConfig::default(),
             session: SessionConfig::default(),
             detector_workers: 1,
             classify: true,
@@ -239,7 +241,11 @@ pub fn replay(
             control.clone(),
         )?,
         spawn_stage(
-            FuseStage::new(rig.clone()),
+            FuseStage::new(
+                rig.clone(),
+                config.tracker.clone(),
+                Some(log.ego_poses().clone()),
+            ),
             fuse_rx,
             fuse_tx,
             control.clone(),

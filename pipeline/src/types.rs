@@ -82,9 +82,15 @@ impl Slot {
 pub struct Track {
     pub id: u64,
     pub class: String,
+    /// Ego frame at the frame set's time, metres.
     pub position_m: [f64; 2],
+    /// Over the ground (ego motion removed), in ego axes, m/s.
     pub velocity_mps: [f64; 2],
+    /// The cameras of its latest observation.
     pub cameras: Vec<CameraId>,
+    pub age_s: f64,
+    /// Position uncertainty (largest axis), metres.
+    pub sigma_m: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

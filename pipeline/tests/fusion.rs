@@ -93,3 +93,79 @@ fn fused_objects_within_30_m_are_where_the_annotations_say() {
     let within = relative_errors.iter().filter(|e| **e <= 0.10).count();
     assert!(within * 10 >= n * 8, "{within} of {n} within 10% of range");
 }
+
+#[test]
+fn tracks_follow_the_objects_with_their_speed_over_the_ground() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("log");
+    let options = GenerateOptions {
+        width_px: 640,
+        seconds: Some(1.2),
+        ..GenerateOptions::new("urban_mixed", &out)
+    };
+    generate(options, &mut |_, _| {}).unwrap();
+    let mut config = PipelineConfig::default();
+    config.compress.keyframes = KeyframeMode::Off;
+    config.session.intra_threads = 1;
+    let replay_options = ReplayOptions {
+        speed: Speed::Max,
+        start_s: None,
+        end_s: None,
+        cameras: None,
+        config,
+    };
+    let mut sets: Vec<FrameSet> = Vec::new();
+    replay(
+        &out,
+        &replay_options,
+        Arc::new(Control::default()),
+        &mut |set, _| sets.push(set.clone()),
+    )
+    .unwrap();
+    let log = Av2Log::open(&out).unwrap();
+
+    let last = sets.last().unwrap();
+    let (_, cuboids) = log.annotations_at(last.reference_ns, 20_000_000).unwrap();
+    // The car ahead in the lane drives at 9 m/s, like the ego car.
+    let lead = last
+        .tracks
+        .iter()
+        .find(|t| t.position_m[0] > 20.0 && t.position_m[0] < 40.0 && t.position_m[1].abs() < 1.5)
+        .unwrap_or_else(|| panic!("no lead track in {:?}", last.tracks));
+    assert!((lead.velocity_mps[0] - 9.0).abs() < 2.0, "{lead:?}");
+    assert!(lead.age_s >= 0.8, "{lead:?}");
+    // Parked cars stand still over the ground although the ego car moves.
+    let parked: Vec<_> = last
+        .tracks
+        .iter()
+        .filter(|t| t.position_m[1] < -2.0 && t.position_m[1] > -4.0 && t.class == "car")
+        .collect();
+    assert!(
+        parked.iter().all(|t| t.velocity_mps[0].abs() < 2.0),
+        "{parked:?}"
+    );
+
+    let mut relative_errors: Vec<f64> = last
+        .tracks
+        .iter()
+        .filter(|t| t.position_m[0].hypot(t.position_m[1]) <= 30.0)
+        .map(|t| {
+            let range = t.position_m[0].hypot(t.position_m[1]);
+            let nearest = cuboids
+                .iter()
+                .map(|c| {
+                    (c.ego_from_object.translation.x - t.position_m[0])
+                        .hypot(c.ego_from_object.translation.y - t.position_m[1])
+                })
+                .fold(f64::INFINITY, f64::min);
+            nearest / range
+        })
+        .collect();
+    relative_errors.sort_by(f64::total_cmp);
+    eprintln!("track errors within 30 m: {relative_errors:.3?}");
+    assert!(relative_errors.len() >= 4);
+    assert!(
+        relative_errors[relative_errors.len() / 2] <= 0.05,
+        "{relative_errors:?}"
+    );
+}

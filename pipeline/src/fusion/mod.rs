@@ -1,27 +1,38 @@
-//! Fusion: detections placed on the ground around the car and merged across
-//! cameras. (Tracking over time arrives with the rest of the fusion issue.)
+//! Fusion: detections placed on the ground around the car, merged across
+//! cameras, and tracked over time.
 
 pub mod associate;
 pub mod ground;
+pub mod tracker;
 
 use heptaview_calibration::Rig;
+use heptaview_datasets::av2::EgoPoses;
+use nalgebra::Isometry3;
 
 use crate::error::PipelineError;
 use crate::stage::{Output, Stage};
 use crate::types::{CameraId, FrameSet, SlotStatus};
 pub use associate::{FusedObject, fuse};
 pub use ground::{GroundObservation, Method, observe};
+pub use tracker::{Tracker, TrackerConfig};
 
 /// The fuse stage: every processed slot's detections → ground observations →
 /// one object per real object, attached to the frame set.
 pub struct FuseStage {
     rig: Rig,
+    tracker: Tracker,
+    /// The log's ego poses, to track in the city frame; `None`: ego frame.
+    poses: Option<EgoPoses>,
 }
 
 impl FuseStage {
     /// `rig` has the frame sets' cameras, in slot order.
-    pub fn new(rig: Rig) -> Self {
-        Self { rig }
+    pub fn new(rig: Rig, tracker: TrackerConfig, poses: Option<EgoPoses>) -> Self {
+        Self {
+            rig,
+            tracker: Tracker::new(tracker),
+            poses,
+        }
     }
 }
 
@@ -50,6 +61,20 @@ impl Stage for FuseStage {
             );
         }
         set.objects = fuse(observations);
+        let world_from_ego = self
+            .poses
+            .as_ref()
+            .and_then(|poses| poses.at(set.reference_ns))
+            .unwrap_or_else(Isometry3::identity);
+        let detected: Vec<bool> = set
+            .slots
+            .iter()
+            .map(|s| s.status == SlotStatus::Processed)
+            .collect();
+        let observed = |camera: CameraId| detected.get(camera.0).copied().unwrap_or(false);
+        set.tracks = self
+            .tracker
+            .step(set.reference_ns, &world_from_ego, &set.objects, &observed);
         out.send(set)
     }
 }
