@@ -8,6 +8,7 @@ pub mod edge;
 mod error;
 pub mod fusion;
 pub mod metrics;
+pub mod planning;
 pub mod replay;
 pub mod report;
 pub mod runtime;

@@ -20,12 +20,13 @@ use crate::edge::{Backpressure, EdgeHandle, EdgeSender, edge};
 use crate::error::PipelineError;
 use crate::fusion::{FuseStage, TrackerConfig};
 use crate::metrics::LatencyHistogram;
+use crate::planning::{PlanStage, PlannerConfig};
 use crate::report::{
     CameraHealth, Compression, FrameSetCounts, Inference, Latencies, Report, Throughput,
 };
 use crate::runtime::{Control, join_all, spawn_stage};
 use crate::stages::compress::{CompressConfig, CompressionCounters, Compressor};
-use crate::stages::detect::{ClassifyStage, DetectStage, InferenceCounters, PassThrough};
+use crate::stages::detect::{ClassifyStage, DetectStage, InferenceCounters};
 use crate::stages::sync::{SyncConfig, Synchroniser};
 use crate::types::{CameraId, Frame, FrameSet, SlotStatus};
 
@@ -37,6 +38,7 @@ pub struct PipelineConfig {
     pub compress: CompressConfig,
     pub detector: DetectorConfig,
     pub tracker: TrackerConfig,
+    pub planner: PlannerConfig,
     pub session: SessionConfig,
     /// Detector workers, each with its own session.
     pub detector_workers: usize,
@@ -53,6 +55,7 @@ impl Default for PipelineConfig {
             compress: CompressConfig::default(),
             detector: DetectorConfig::default(),
             tracker: TrackerConfig::default(),
+            planner: PlannerConfig::default(),
             session: SessionConfig::default(),
             detector_workers: 1,
             classify: true,
@@ -250,7 +253,17 @@ pub fn replay(
             fuse_tx,
             control.clone(),
         )?,
-        spawn_stage(PassThrough::new("plan"), plan_rx, plan_tx, control.clone())?,
+        spawn_stage(
+            PlanStage::new(
+                config.planner.clone(),
+                Some(log.ego_poses().clone()),
+                path_priority(&rig).iter().map(|rank| *rank == 0).collect(),
+                cameras.clone(),
+            ),
+            plan_rx,
+            plan_tx,
+            control.clone(),
+        )?,
     ];
 
     // The source reads JPEG bytes on its own thread; decoding is compression's job.

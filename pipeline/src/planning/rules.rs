@@ -1,0 +1,396 @@
+//! The decision rules, as a pure function of one situation (table-tested).
+
+use crate::types::{Action, Decision, Track};
+
+use super::{PlannerConfig, severity};
+
+/// What the planner knows at one instant.
+#[derive(Debug, Clone)]
+pub struct Situation<'a> {
+    pub t_ns: u64,
+    pub ego_speed_mps: f64,
+    /// Confirmed tracks, ego frame.
+    pub tracks: &'a [Track],
+    /// Cameras covering the drive path that delivered nothing usable.
+    pub blind_path_cameras: &'a [String],
+    /// Red traffic lights detected by cameras covering the path.
+    pub red_lights_ahead: usize,
+}
+
+fn is_vulnerable(class: &str) -> bool {
+    matches!(class, "person" | "bicycle" | "motorcycle")
+}
+
+/// The target speed that goes with an action, given what the rule proposed.
+pub fn target_speed(config: &PlannerConfig, action: Action, proposed: f64) -> f64 {
+    match action {
+        Action::Cruise => proposed,
+        Action::Follow => proposed.min(config.cruise_speed_mps),
+        Action::Yield => proposed.min(config.cruise_speed_mps * 0.3),
+        Action::Stop | Action::EmergencyBrake => 0.0,
+    }
+}
+
+struct Candidate {
+    action: Action,
+    target_speed_mps: f64,
+    reason: String,
+}
+
+/// The action the rules call for now, before hysteresis.
+pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
+    let speed = situation.ego_speed_mps.max(0.0);
+    let look_ahead = config.min_look_ahead_m.max(speed * config.look_ahead_s);
+    let mut candidates = vec![Candidate {
+        action: Action::Cruise,
+        target_speed_mps: config.cruise_speed_mps,
+        reason: format!("drive path clear for {look_ahead:.0} m"),
+    }];
+
+    for track in situation.tracks {
+        let [x, y] = track.position_m;
+        let gap = x - config.front_offset_m;
+        if gap <= 0.0 || gap > look_ahead {
+            continue;
+        }
+        let [vx, vy] = track.velocity_mps;
+        let closing = speed - vx;
+        let ttc = if closing > 0.1 {
+            gap / closing
+        } else {
+            f64::INFINITY
+        };
+        let ttc_text = if ttc.is_finite() {
+            format!(", TTC {ttc:.1} s")
+        } else {
+            String::new()
+        };
+        let in_corridor = y.abs() <= config.corridor_half_width_m;
+        let what = track.class.as_str();
+        if in_corridor {
+            if ttc < config.emergency_ttc_s {
+                candidates.push(Candidate {
+                    action: Action::EmergencyBrake,
+                    target_speed_mps: 0.0,
+                    reason: format!("{what} {gap:.1} m ahead in path{ttc_text}"),
+                });
+            } else if is_vulnerable(what) {
+                let action = if gap < config.person_stop_gap_m {
+                    Action::Stop
+                } else {
+                    Action::Yield
+                };
+                candidates.push(Candidate {
+                    action,
+                    target_speed_mps: target_speed(config, action, speed),
+                    reason: format!("{what} {gap:.1} m ahead in path{ttc_text}"),
+                });
+            } else if ttc < config.stop_ttc_s
+                || (vx.abs() < 1.0 && gap < speed * speed / (2.0 * 3.0) + 10.0)
+            {
+                candidates.push(Candidate {
+                    action: Action::Stop,
+                    target_speed_mps: 0.0,
+                    reason: format!(
+                        "{what} {gap:.1} m ahead in path, moving at {:.1} m/s{ttc_text}",
+                        vx.max(0.0)
+                    ),
+                });
+            } else {
+                candidates.push(Candidate {
+                    action: Action::Follow,
+                    target_speed_mps: target_speed(config, Action::Follow, vx.max(0.0)),
+                    reason: format!(
+                        "following {what} {gap:.1} m ahead at {:.1} m/s",
+                        vx.max(0.0)
+                    ),
+                });
+            }
+        } else if is_vulnerable(what)
+            && y.abs() <= config.corridor_half_width_m + config.approach_margin_m
+        {
+            // Beside the path and moving towards it.
+            let towards = -y.signum() * vy;
+            if towards > 0.3 {
+                candidates.push(Candidate {
+                    action: Action::Yield,
+                    target_speed_mps: target_speed(config, Action::Yield, speed),
+                    reason: format!("{what} {gap:.1} m ahead, {:.1} m beside the path, moving towards it at {towards:.1} m/s", y.abs() - config.corridor_half_width_m),
+                });
+            }
+        }
+    }
+    if situation.red_lights_ahead > 0 {
+        candidates.push(Candidate {
+            action: Action::Stop,
+            target_speed_mps: 0.0,
+            reason: "red traffic light ahead".to_owned(),
+        });
+    }
+    if !situation.blind_path_cameras.is_empty() {
+        candidates.push(Candidate {
+            action: Action::Yield,
+            target_speed_mps: target_speed(config, Action::Yield, speed),
+            reason: format!(
+                "no image from {} (covers the drive path): slowing down",
+                situation.blind_path_cameras.join(", ")
+            ),
+        });
+    }
+
+    // The most severe action wins; among equals the lowest target speed.
+    let worst = candidates
+        .iter()
+        .max_by(|a, b| {
+            severity(a.action)
+                .cmp(&severity(b.action))
+                .then(b.target_speed_mps.total_cmp(&a.target_speed_mps))
+        })
+        .map_or(Action::Cruise, |c| c.action);
+    let chosen: Vec<&Candidate> = candidates.iter().filter(|c| c.action == worst).collect();
+    let target = chosen
+        .iter()
+        .map(|c| c.target_speed_mps)
+        .fold(f64::INFINITY, f64::min);
+    let mut reasons: Vec<String> = chosen.iter().map(|c| c.reason.clone()).collect();
+    // Other concerns still worth saying.
+    reasons.extend(
+        candidates
+            .iter()
+            .filter(|c| c.action != worst && c.action != Action::Cruise)
+            .map(|c| c.reason.clone()),
+    );
+    Decision {
+        t_ns: situation.t_ns,
+        action: worst,
+        target_speed_mps: if target.is_finite() {
+            target
+        } else {
+            config.cruise_speed_mps
+        },
+        reasons,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::CameraId;
+
+    fn track(class: &str, x: f64, y: f64, vx: f64, vy: f64) -> Track {
+        Track {
+            id: 1,
+            class: class.to_owned(),
+            position_m: [x, y],
+            velocity_mps: [vx, vy],
+            cameras: vec![CameraId(0)],
+            age_s: 1.0,
+            sigma_m: 0.3,
+        }
+    }
+
+    /// (what, ego speed, tracks, blind cameras, red lights, expected action, a word of the reason)
+    type Case = (
+        &'static str,
+        f64,
+        Vec<Track>,
+        Vec<String>,
+        usize,
+        Action,
+        &'static str,
+    );
+
+    #[test]
+    fn decision_rules() {
+        let config = PlannerConfig::default();
+        let cases: Vec<Case> = vec![
+            (
+                "empty road",
+                12.0,
+                vec![],
+                vec![],
+                0,
+                Action::Cruise,
+                "clear",
+            ),
+            (
+                "car far ahead beyond look-ahead",
+                10.0,
+                vec![track("car", 80.0, 0.0, 10.0, 0.0)],
+                vec![],
+                0,
+                Action::Cruise,
+                "clear",
+            ),
+            (
+                "car ahead same speed",
+                9.0,
+                vec![track("car", 28.0, 0.0, 9.0, 0.0)],
+                vec![],
+                0,
+                Action::Follow,
+                "following car",
+            ),
+            (
+                "car ahead in the next lane",
+                9.0,
+                vec![track("car", 20.0, 3.5, 5.0, 0.0)],
+                vec![],
+                0,
+                Action::Cruise,
+                "clear",
+            ),
+            (
+                "car behind",
+                9.0,
+                vec![track("car", -12.0, 0.0, 9.0, 0.0)],
+                vec![],
+                0,
+                Action::Cruise,
+                "clear",
+            ),
+            (
+                "car braking hard ahead",
+                12.0,
+                vec![track("car", 20.0, 0.0, 3.0, 0.0)],
+                vec![],
+                0,
+                Action::Stop,
+                "TTC",
+            ),
+            (
+                "car almost hit",
+                12.0,
+                vec![track("car", 14.0, 0.0, 0.0, 0.0)],
+                vec![],
+                0,
+                Action::EmergencyBrake,
+                "TTC 0.8 s",
+            ),
+            (
+                "stopped car close ahead",
+                0.5,
+                vec![track("car", 12.0, 0.0, 0.0, 0.0)],
+                vec![],
+                0,
+                Action::Stop,
+                "moving at 0.0",
+            ),
+            (
+                "person in path, far",
+                10.0,
+                vec![track("person", 38.0, 0.5, 0.0, 1.4)],
+                vec![],
+                0,
+                Action::Yield,
+                "person",
+            ),
+            (
+                "person in path, near",
+                3.0,
+                vec![track("person", 14.0, 0.0, 0.0, 1.4)],
+                vec![],
+                0,
+                Action::Stop,
+                "person 10.1 m ahead in path",
+            ),
+            (
+                "person beside the path walking in",
+                10.0,
+                vec![track("person", 35.0, -4.0, 0.0, 1.4)],
+                vec![],
+                0,
+                Action::Yield,
+                "moving towards it",
+            ),
+            (
+                "person beside the path walking away",
+                10.0,
+                vec![track("person", 35.0, -4.0, 0.0, -1.4)],
+                vec![],
+                0,
+                Action::Cruise,
+                "clear",
+            ),
+            (
+                "person on the sidewalk",
+                10.0,
+                vec![track("person", 20.0, -6.5, 1.0, 0.0)],
+                vec![],
+                0,
+                Action::Cruise,
+                "clear",
+            ),
+            (
+                "front camera blind",
+                10.0,
+                vec![],
+                vec!["ring_front_center".to_owned()],
+                0,
+                Action::Yield,
+                "ring_front_center",
+            ),
+            (
+                "red light",
+                10.0,
+                vec![],
+                vec![],
+                1,
+                Action::Stop,
+                "red traffic light",
+            ),
+        ];
+        for (what, speed, tracks, blind, red, expected, word) in cases {
+            let situation = Situation {
+                t_ns: 0,
+                ego_speed_mps: speed,
+                tracks: &tracks,
+                blind_path_cameras: &blind,
+                red_lights_ahead: red,
+            };
+            let decision = decide(&config, &situation);
+            assert_eq!(decision.action, expected, "{what}: {decision:?}");
+            assert!(
+                decision.reasons.iter().any(|r| r.contains(word)),
+                "{what}: {:?}",
+                decision.reasons
+            );
+            if matches!(expected, Action::Stop | Action::EmergencyBrake) {
+                assert_eq!(decision.target_speed_mps, 0.0, "{what}");
+            }
+        }
+    }
+
+    #[test]
+    fn follow_matches_the_lead_speed_and_the_worst_concern_wins() {
+        let config = PlannerConfig::default();
+        let tracks = vec![
+            track("car", 28.0, 0.0, 8.0, 0.0),
+            track("person", 30.0, -3.5, 0.0, 1.2),
+        ];
+        let decision = decide(
+            &config,
+            &Situation {
+                t_ns: 0,
+                ego_speed_mps: 8.5,
+                tracks: &tracks,
+                blind_path_cameras: &[],
+                red_lights_ahead: 0,
+            },
+        );
+        assert_eq!(decision.action, Action::Yield);
+        assert!(decision.reasons.len() >= 2, "{:?}", decision.reasons);
+        let follow_only = decide(
+            &config,
+            &Situation {
+                t_ns: 0,
+                ego_speed_mps: 8.5,
+                tracks: &tracks[..1],
+                blind_path_cameras: &[],
+                red_lights_ahead: 0,
+            },
+        );
+        assert_eq!(follow_only.action, Action::Follow);
+        assert!((follow_only.target_speed_mps - 8.0).abs() < 1e-9);
+    }
+}
