@@ -72,6 +72,8 @@ pub struct PlanStage {
     camera_names: Vec<String>,
     current: Option<(Action, u64)>,
     milder_since: Option<u64>,
+    /// Per track id: (time, forward speed, smoothed deceleration).
+    speeds: Vec<(u64, u64, f64, f64)>,
 }
 
 impl PlanStage {
@@ -88,6 +90,7 @@ impl PlanStage {
             camera_names,
             current: None,
             milder_since: None,
+            speeds: Vec::new(),
         }
     }
 
@@ -108,6 +111,27 @@ impl PlanStage {
             .xy()
             .norm()
             / (dt_ns as f64 / 1e9)
+    }
+
+    /// How hard each track is braking, from its successive speeds (smoothed:
+    /// the filter's velocity is noisy frame to frame).
+    fn decelerations(&mut self, t_ns: u64, tracks: &[crate::types::Track]) -> Vec<(u64, f64)> {
+        const SMOOTHING: f64 = 0.5;
+        let mut next = Vec::with_capacity(tracks.len());
+        for track in tracks {
+            let speed = track.velocity_mps[0];
+            let deceleration = match self.speeds.iter().find(|(id, ..)| *id == track.id) {
+                Some(&(_, t0, v0, smoothed)) if t_ns > t0 => {
+                    let raw = (v0 - speed) / ((t_ns - t0) as f64 / 1e9);
+                    smoothed + SMOOTHING * (raw - smoothed)
+                }
+                Some(&(_, _, _, smoothed)) => smoothed,
+                None => 0.0,
+            };
+            next.push((track.id, t_ns, speed, deceleration));
+        }
+        self.speeds = next;
+        self.speeds.iter().map(|(id, _, _, a)| (*id, *a)).collect()
     }
 
     /// Escalate at once; ease off only after the milder proposal held `hold_s`.
@@ -197,12 +221,14 @@ impl Stage for PlanStage {
                 d.attributes.state == Some(heptaview_models::traffic_light::LightState::Red)
             })
             .count();
+        let decelerations = self.decelerations(set.reference_ns, &set.tracks);
         let situation = Situation {
             t_ns: set.reference_ns,
             ego_speed_mps: self.ego_speed(set.reference_ns),
             tracks: &set.tracks,
             blind_path_cameras: &blind,
             red_lights_ahead: red_lights,
+            decelerations: &decelerations,
         };
         let proposal = decide(&self.config, &situation);
         set.decision = Some(self.with_hysteresis(proposal));

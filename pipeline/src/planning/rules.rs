@@ -15,6 +15,26 @@ pub struct Situation<'a> {
     pub blind_path_cameras: &'a [String],
     /// Red traffic lights detected by cameras covering the path.
     pub red_lights_ahead: usize,
+    /// Per track id, how hard it is braking (m/s², positive when slowing).
+    pub decelerations: &'a [(u64, f64)],
+}
+
+/// Below this age a track's velocity is not trusted.
+const MIN_TRACK_AGE_FOR_SPEED_S: f64 = 0.5;
+/// Braking harder than this to stay behind a braking lead means: stop now.
+const HARD_BRAKING_MPS2: f64 = 2.0;
+const EMERGENCY_BRAKING_MPS2: f64 = 6.0;
+/// Gap to keep to a stopped lead, metres.
+const STANDSTILL_GAP_M: f64 = 3.0;
+
+/// The deceleration the ego car needs to stop behind a lead that is itself
+/// braking (`deceleration` > 0); `None` when the lead is not braking.
+fn braking_needed(speed: f64, gap: f64, lead_speed: f64, deceleration: f64) -> Option<f64> {
+    if deceleration < 1.5 || lead_speed < 0.0 {
+        return None;
+    }
+    let lead_stops_at = gap + lead_speed * lead_speed / (2.0 * deceleration);
+    Some(speed * speed / (2.0 * (lead_stops_at - STANDSTILL_GAP_M).max(0.5)))
 }
 
 fn is_vulnerable(class: &str) -> bool {
@@ -54,7 +74,10 @@ pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
             continue;
         }
         let [vx, vy] = track.velocity_mps;
-        let closing = speed - vx;
+        // A track's velocity needs a few updates; until then assume the worst
+        // only for emergencies.
+        let known_speed = track.age_s >= MIN_TRACK_AGE_FOR_SPEED_S;
+        let closing = if known_speed { speed - vx } else { speed };
         let ttc = if closing > 0.1 {
             gap / closing
         } else {
@@ -67,6 +90,11 @@ pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
         };
         let in_corridor = y.abs() <= config.corridor_half_width_m;
         let what = track.class.as_str();
+        let deceleration = situation
+            .decelerations
+            .iter()
+            .find(|(id, _)| *id == track.id)
+            .map_or(0.0, |(_, a)| *a);
         if in_corridor {
             if ttc < config.emergency_ttc_s {
                 candidates.push(Candidate {
@@ -84,6 +112,27 @@ pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
                     action,
                     target_speed_mps: target_speed(config, action, speed),
                     reason: format!("{what} {gap:.1} m ahead in path{ttc_text}"),
+                });
+            } else if !known_speed {
+                candidates.push(Candidate {
+                    action: Action::Follow,
+                    target_speed_mps: target_speed(config, Action::Follow, speed),
+                    reason: format!("new {what} {gap:.1} m ahead in path, speed not yet known"),
+                });
+            } else if let Some(needed) = braking_needed(speed, gap, vx, deceleration)
+                && needed > HARD_BRAKING_MPS2
+            {
+                let action = if needed > EMERGENCY_BRAKING_MPS2 {
+                    Action::EmergencyBrake
+                } else {
+                    Action::Stop
+                };
+                candidates.push(Candidate {
+                    action,
+                    target_speed_mps: 0.0,
+                    reason: format!(
+                        "{what} {gap:.1} m ahead braking at {deceleration:.1} m/s²: stopping behind it needs {needed:.1} m/s²"
+                    ),
                 });
             } else if ttc < config.stop_ttc_s
                 || (vx.abs() < 1.0 && gap < speed * speed / (2.0 * 3.0) + 10.0)
@@ -347,6 +396,7 @@ mod tests {
                 tracks: &tracks,
                 blind_path_cameras: &blind,
                 red_lights_ahead: red,
+                decelerations: &[],
             };
             let decision = decide(&config, &situation);
             assert_eq!(decision.action, expected, "{what}: {decision:?}");
@@ -359,6 +409,60 @@ mod tests {
                 assert_eq!(decision.target_speed_mps, 0.0, "{what}");
             }
         }
+    }
+
+    #[test]
+    fn a_lead_braking_hard_means_stop_before_its_gap_closes() {
+        let config = PlannerConfig::default();
+        let lead = vec![track("car", 25.0, 0.0, 9.0, 0.0)];
+        let calm = decide(
+            &config,
+            &Situation {
+                t_ns: 0,
+                ego_speed_mps: 12.0,
+                tracks: &lead,
+                blind_path_cameras: &[],
+                red_lights_ahead: 0,
+                decelerations: &[],
+            },
+        );
+        assert_eq!(calm.action, Action::Follow);
+        let braking = decide(
+            &config,
+            &Situation {
+                t_ns: 0,
+                ego_speed_mps: 12.0,
+                tracks: &lead,
+                blind_path_cameras: &[],
+                red_lights_ahead: 0,
+                decelerations: &[(1, 5.0)],
+            },
+        );
+        assert_eq!(braking.action, Action::Stop, "{braking:?}");
+        assert!(
+            braking.reasons[0].contains("braking at 5.0 m/s²"),
+            "{:?}",
+            braking.reasons
+        );
+    }
+
+    #[test]
+    fn a_new_track_of_unknown_speed_is_followed_not_braked_for() {
+        let config = PlannerConfig::default();
+        let mut young = track("car", 22.0, 0.0, 0.0, 0.0);
+        young.age_s = 0.1;
+        let decision = decide(
+            &config,
+            &Situation {
+                t_ns: 0,
+                ego_speed_mps: 12.0,
+                tracks: &[young],
+                blind_path_cameras: &[],
+                red_lights_ahead: 0,
+                decelerations: &[],
+            },
+        );
+        assert_eq!(decision.action, Action::Follow, "{decision:?}");
     }
 
     #[test]
@@ -376,6 +480,7 @@ mod tests {
                 tracks: &tracks,
                 blind_path_cameras: &[],
                 red_lights_ahead: 0,
+                decelerations: &[],
             },
         );
         assert_eq!(decision.action, Action::Yield);
@@ -388,6 +493,7 @@ mod tests {
                 tracks: &tracks[..1],
                 blind_path_cameras: &[],
                 red_lights_ahead: 0,
+                decelerations: &[],
             },
         );
         assert_eq!(follow_only.action, Action::Follow);
