@@ -282,7 +282,11 @@ pub fn build(
                         let smooth = f * f * (3.0 - 2.0 * f);
                         (46.0 + 15.0 * (t - 3.0), LEFT_LANE * (1.0 - smooth))
                     } else {
-                        (76.0 + 10.5 * (t - 5.0), EGO_LANE)
+                        // Then eases from 15 to 10.5 m/s over 3 s (1.5 m/s²).
+                        let easing = (t - 5.0).min(3.0);
+                        let s = 76.0 + 15.0 * easing - 0.75 * easing * easing
+                            + 10.5 * (t - 8.0).max(0.0);
+                        (s, EGO_LANE)
                     }
                 },
                 0.0,

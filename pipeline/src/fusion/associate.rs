@@ -27,6 +27,9 @@ fn family(class: &str) -> &str {
     }
 }
 
+/// Two boxes of one camera this close on the ground are one object.
+const SAME_OBJECT_M: f64 = 1.5;
+
 /// Same-object gate: three standard deviations of the difference, within
 /// sensible bounds (an object is a few metres across at most).
 fn gate_m(a: f64, b: f64) -> f64 {
@@ -35,24 +38,28 @@ fn gate_m(a: f64, b: f64) -> f64 {
 
 /// Greedy association, most confident observations first: each joins the
 /// nearest fused object of its family within the gate that no observation
-/// of its own camera has joined yet (one camera sees an object once), or
-/// starts a new one. Positions combine by inverse-variance weighting.
+/// of its own camera has joined yet (one camera sees an object once) —
+/// unless it lies within `SAME_OBJECT_M` of it: the detector sometimes boxes
+/// one vehicle twice, as car and as truck — or starts a new one. Positions
+/// combine by inverse-variance weighting.
 pub fn fuse(mut observations: Vec<GroundObservation>) -> Vec<FusedObject> {
     observations.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.camera.cmp(&b.camera)));
     let mut fused: Vec<(FusedObject, f64)> = Vec::new();
     for observation in observations {
         let candidate = fused
             .iter_mut()
-            .filter(|(object, _)| {
-                family(&object.class) == family(&observation.class)
-                    && !object.cameras.contains(&observation.camera)
-            })
+            .filter(|(object, _)| family(&object.class) == family(&observation.class))
             .map(|entry| {
                 let distance = (entry.0.position - observation.position).norm();
                 (distance, entry)
             })
             .filter(|(distance, (object, _))| {
-                *distance <= gate_m(object.sigma_m, observation.sigma_m)
+                let same_camera = object.cameras.contains(&observation.camera);
+                if same_camera {
+                    *distance <= SAME_OBJECT_M
+                } else {
+                    *distance <= gate_m(object.sigma_m, observation.sigma_m)
+                }
             })
             .min_by(|a, b| a.0.total_cmp(&b.0));
         match candidate {
@@ -65,7 +72,9 @@ pub fn fuse(mut observations: Vec<GroundObservation>) -> Vec<FusedObject> {
                 );
                 object.sigma_m = (1.0 / total).sqrt();
                 *weight_sum = total;
-                object.cameras.push(observation.camera);
+                if !object.cameras.contains(&observation.camera) {
+                    object.cameras.push(observation.camera);
+                }
                 if observation.score > object.score {
                     object.score = observation.score;
                     object.class = observation.class;
@@ -163,10 +172,17 @@ mod tests {
         assert_eq!(
             fuse(vec![
                 obs(0, "car", 10.0, 0.0, 0.5, 0.8),
-                obs(0, "car", 10.5, 0.0, 0.5, 0.7)
+                obs(0, "car", 12.5, 0.0, 0.5, 0.7)
             ])
             .len(),
             2
         );
+        // One vehicle boxed twice by one camera (as car and as truck) is one object.
+        let twice = fuse(vec![
+            obs(0, "car", 10.0, 0.0, 0.5, 0.8),
+            obs(0, "truck", 10.3, 0.1, 0.5, 0.6),
+        ]);
+        assert_eq!(twice.len(), 1);
+        assert_eq!(twice[0].cameras, [CameraId(0)]);
     }
 }

@@ -27,7 +27,8 @@ pub struct TrackerConfig {
 impl Default for TrackerConfig {
     fn default() -> Self {
         Self {
-            acceleration_sigma: 3.0,
+            // Cars brake at up to 6-8 m/s²: the filter must follow that.
+            acceleration_sigma: 6.0,
             gate_chi2: 9.21,
             confirm_hits: 2,
             max_unseen_s: 1.0,

@@ -116,7 +116,7 @@ impl PlanStage {
     /// How hard each track is braking, from its successive speeds (smoothed:
     /// the filter's velocity is noisy frame to frame).
     fn decelerations(&mut self, t_ns: u64, tracks: &[crate::types::Track]) -> Vec<(u64, f64)> {
-        const SMOOTHING: f64 = 0.5;
+        const SMOOTHING: f64 = 0.3;
         let mut next = Vec::with_capacity(tracks.len());
         for track in tracks {
             let speed = track.velocity_mps[0];

@@ -22,15 +22,19 @@ pub struct Situation<'a> {
 /// Below this age a track's velocity is not trusted.
 const MIN_TRACK_AGE_FOR_SPEED_S: f64 = 0.5;
 /// Braking harder than this to stay behind a braking lead means: stop now.
-const HARD_BRAKING_MPS2: f64 = 2.0;
+const HARD_BRAKING_MPS2: f64 = 1.0;
 const EMERGENCY_BRAKING_MPS2: f64 = 6.0;
+/// A lead decelerating harder than this is braking (below: estimate noise).
+const LEAD_BRAKING_MPS2: f64 = 2.5;
+/// A vehicle ahead slower than this is stopping: the ego car stops behind it.
+const STOPPING_SPEED_MPS: f64 = 2.0;
 /// Gap to keep to a stopped lead, metres.
 const STANDSTILL_GAP_M: f64 = 3.0;
 
 /// The deceleration the ego car needs to stop behind a lead that is itself
 /// braking (`deceleration` > 0); `None` when the lead is not braking.
 fn braking_needed(speed: f64, gap: f64, lead_speed: f64, deceleration: f64) -> Option<f64> {
-    if deceleration < 1.5 || lead_speed < 0.0 {
+    if deceleration < LEAD_BRAKING_MPS2 || lead_speed < 0.0 {
         return None;
     }
     let lead_stops_at = gap + lead_speed * lead_speed / (2.0 * deceleration);
@@ -132,6 +136,15 @@ pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
                     target_speed_mps: 0.0,
                     reason: format!(
                         "{what} {gap:.1} m ahead braking at {deceleration:.1} m/s²: stopping behind it needs {needed:.1} m/s²"
+                    ),
+                });
+            } else if vx < STOPPING_SPEED_MPS {
+                candidates.push(Candidate {
+                    action: Action::Stop,
+                    target_speed_mps: 0.0,
+                    reason: format!(
+                        "{what} {gap:.1} m ahead in path is stopped or stopping ({:.1} m/s)",
+                        vx.max(0.0)
                     ),
                 });
             } else if ttc < config.stop_ttc_s
@@ -323,7 +336,7 @@ mod tests {
                 vec![],
                 0,
                 Action::Stop,
-                "moving at 0.0",
+                "is stopped",
             ),
             (
                 "person in path, far",
