@@ -30,13 +30,14 @@ fn family_of_class(class: &str) -> &'static str {
     }
 }
 
-#[test]
-fn fused_objects_within_30_m_are_where_the_annotations_say() {
+/// A generated urban_mixed drive of `seconds` at 640 px, replayed with every
+/// frame detected: the opened log (kept alive by the temp dir) and its frame sets.
+fn replayed_urban_drive(seconds: f64) -> (tempfile::TempDir, Av2Log, Vec<FrameSet>) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("log");
     let options = GenerateOptions {
         width_px: 640,
-        seconds: Some(0.5),
+        seconds: Some(seconds),
         ..GenerateOptions::new("urban_mixed", &out)
     };
     generate(options, &mut |_, _| {}).unwrap();
@@ -59,6 +60,12 @@ fn fused_objects_within_30_m_are_where_the_annotations_say() {
     )
     .unwrap();
     let log = Av2Log::open(&out).unwrap();
+    (dir, log, sets)
+}
+
+#[test]
+fn fused_objects_within_30_m_are_where_the_annotations_say() {
+    let (_dir, log, sets) = replayed_urban_drive(0.5);
 
     let mut relative_errors = Vec::new();
     let mut multi_camera = 0;
@@ -96,33 +103,7 @@ fn fused_objects_within_30_m_are_where_the_annotations_say() {
 
 #[test]
 fn tracks_follow_the_objects_with_their_speed_over_the_ground() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("log");
-    let options = GenerateOptions {
-        width_px: 640,
-        seconds: Some(1.2),
-        ..GenerateOptions::new("urban_mixed", &out)
-    };
-    generate(options, &mut |_, _| {}).unwrap();
-    let mut config = PipelineConfig::default();
-    config.compress.keyframes = KeyframeMode::Off;
-    config.session.intra_threads = 1;
-    let replay_options = ReplayOptions {
-        speed: Speed::Max,
-        start_s: None,
-        end_s: None,
-        cameras: None,
-        config,
-    };
-    let mut sets: Vec<FrameSet> = Vec::new();
-    replay(
-        &out,
-        &replay_options,
-        Arc::new(Control::default()),
-        &mut |set, _| sets.push(set.clone()),
-    )
-    .unwrap();
-    let log = Av2Log::open(&out).unwrap();
+    let (_dir, log, sets) = replayed_urban_drive(1.2);
 
     let last = sets.last().unwrap();
     let (_, cuboids) = log.annotations_at(last.reference_ns, 20_000_000).unwrap();
