@@ -18,8 +18,8 @@ pub struct FusedObject {
     pub cameras: Vec<CameraId>,
 }
 
-/// Classes the detector confuses with one another fuse together.
-fn family(class: &str) -> &str {
+/// Classes the detector confuses with one another fuse (and track) together.
+pub(crate) fn family(class: &str) -> &str {
     match class {
         "car" | "truck" | "bus" | "train" => "vehicle",
         "bicycle" | "motorcycle" => "two_wheeler",

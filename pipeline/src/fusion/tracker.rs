@@ -8,7 +8,7 @@
 use nalgebra::{Isometry3, Matrix2, Matrix2x4, Matrix4, Point2, Point3, Vector2, Vector4};
 use serde::{Deserialize, Serialize};
 
-use super::associate::FusedObject;
+use super::associate::{FusedObject, family};
 use crate::types::{CameraId, Track};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,14 +52,6 @@ struct Filter {
     /// Time a camera that saw it was looking without finding it.
     unseen_ns: u64,
     cameras: Vec<CameraId>,
-}
-
-fn family(class: &str) -> &str {
-    match class {
-        "car" | "truck" | "bus" | "train" => "vehicle",
-        "bicycle" | "motorcycle" => "two_wheeler",
-        other => other,
-    }
 }
 
 const OBSERVE: Matrix2x4<f64> = Matrix2x4::new(1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0);
