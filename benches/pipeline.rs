@@ -20,7 +20,7 @@ use heptaview_models::classifier::Classifier;
 use heptaview_models::detector::Detector;
 use heptaview_pipeline::replay::{PipelineConfig, ReplayOptions, Speed, replay};
 use heptaview_pipeline::runtime::Control;
-use heptaview_pipeline::stages::compress::{KeyframeMode, jpeg_dimensions};
+use heptaview_pipeline::stages::compress::{KeyframeMode, jpeg_dimensions, reduced_decode_flag};
 
 fn argument(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -73,14 +73,8 @@ fn main() {
         for &t in camera.timestamps_ns() {
             let jpeg = log.read_jpeg(camera.name(), t).expect("jpeg");
             let native_width = jpeg_dimensions(&jpeg).map_or(0, |(w, _)| w);
-            let flag = [
-                (8, opencv::imgcodecs::IMREAD_REDUCED_COLOR_8),
-                (4, opencv::imgcodecs::IMREAD_REDUCED_COLOR_4),
-                (2, opencv::imgcodecs::IMREAD_REDUCED_COLOR_2),
-            ]
-            .into_iter()
-            .find(|(f, _)| native_width / f >= 416)
-            .map_or(opencv::imgcodecs::IMREAD_COLOR, |(_, flag)| flag);
+            let input_width = detector.model().manifest().input.width() as u32;
+            let flag = reduced_decode_flag(native_width, input_width);
             let image = log.decode(camera.name(), t, flag).expect("decode");
             let (detections, timings) = detector.detect(&image).expect("detect");
             let started = Instant::now();

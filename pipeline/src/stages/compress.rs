@@ -211,7 +211,7 @@ pub fn jpeg_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
 }
 
 /// The OpenCV flag decoding at the smallest DCT scale at least `width` wide.
-fn reduced_decode_flag(native_width: u32, width: u32) -> i32 {
+pub fn reduced_decode_flag(native_width: u32, width: u32) -> i32 {
     for (factor, flag) in [
         (8, imgcodecs::IMREAD_REDUCED_COLOR_8),
         (4, imgcodecs::IMREAD_REDUCED_COLOR_4),
