@@ -283,7 +283,6 @@ mod tests {
             objects: Vec::new(),
             tracks: Vec::new(),
             decision: None,
-            stage_times: Vec::new(),
         };
         tx.send(set()).map_err(|_| ()).unwrap();
         tx.send(set()).map_err(|_| ()).unwrap();

@@ -39,12 +39,6 @@ impl LatencyHistogram {
         }
     }
 
-    pub fn merge(&mut self, other: &LatencyHistogram) {
-        if let (Some(mine), Some(theirs)) = (&mut self.histogram, &other.histogram) {
-            let _ = mine.add(theirs);
-        }
-    }
-
     pub fn summary(&self) -> LatencySummary {
         let Some(h) = &self.histogram else {
             return LatencySummary::default();

@@ -11,7 +11,6 @@ use crate::error::PipelineError;
 /// Where a stage puts its outputs.
 pub struct Output<'a, T: FrameCount> {
     sender: &'a EdgeSender<T>,
-    emitted: usize,
     /// Time spent inside `send` (waiting for room downstream), so that the
     /// stage's own processing time can be told apart from backpressure.
     sending: Duration,
@@ -21,7 +20,6 @@ impl<'a, T: FrameCount> Output<'a, T> {
     pub(crate) fn new(sender: &'a EdgeSender<T>) -> Self {
         Self {
             sender,
-            emitted: 0,
             sending: Duration::ZERO,
         }
     }
@@ -31,17 +29,11 @@ impl<'a, T: FrameCount> Output<'a, T> {
         let started = Instant::now();
         let sent = self.sender.send(item);
         self.sending += started.elapsed();
-        sent.map_err(|_| PipelineError::DownstreamGone(self.sender.name()))?;
-        self.emitted += 1;
-        Ok(())
+        sent.map_err(|_| PipelineError::DownstreamGone(self.sender.name()))
     }
 
     pub(crate) fn take_sending_time(&mut self) -> Duration {
         std::mem::take(&mut self.sending)
-    }
-
-    pub fn emitted(&self) -> usize {
-        self.emitted
     }
 }
 

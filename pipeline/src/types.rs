@@ -2,7 +2,7 @@
 //! (one slot per rig camera) to which each stage attaches its results.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use heptaview_models::attributes::Attributes;
 use heptaview_models::detector::Detection as ModelDetection;
@@ -126,8 +126,6 @@ pub struct FrameSet {
     pub objects: Vec<crate::fusion::FusedObject>,
     pub tracks: Vec<Track>,
     pub decision: Option<Decision>,
-    /// Time each stage spent on this set, in stage order.
-    pub stage_times: Vec<(&'static str, Duration)>,
 }
 
 impl FrameSet {

@@ -415,7 +415,6 @@ mod selection_tests {
             objects: Vec::new(),
             tracks: Vec::new(),
             decision: None,
-            stage_times: Vec::new(),
         }
     }
 

@@ -191,35 +191,6 @@ impl Stage for ClassifyStage {
     }
 }
 
-/// A stage that passes frame sets on unchanged (fusion and planning, until
-/// their issue lands).
-pub struct PassThrough {
-    name: &'static str,
-}
-
-impl PassThrough {
-    pub fn new(name: &'static str) -> Self {
-        Self { name }
-    }
-}
-
-impl Stage for PassThrough {
-    type In = FrameSet;
-    type Out = FrameSet;
-
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn process(
-        &mut self,
-        set: FrameSet,
-        out: &mut Output<'_, FrameSet>,
-    ) -> Result<(), PipelineError> {
-        out.send(set)
-    }
-}
-
 /// Native pixels per decoded pixel, along x and y (1 when the size is unknown).
 fn native_scale(native_size: Option<(u32, u32)>, image: &Mat) -> (f32, f32) {
     match native_size {

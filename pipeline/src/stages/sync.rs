@@ -198,7 +198,6 @@ impl Synchroniser {
                 objects: Vec::new(),
                 tracks: Vec::new(),
                 decision: None,
-                stage_times: Vec::new(),
             })?;
             self.next_index += 1;
         }
