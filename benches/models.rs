@@ -85,7 +85,9 @@ fn stage_bench(c: &mut Criterion) {
     for (name, image) in &images {
         let (detections, _) = detector.detect(image).expect("detect");
         group.bench_function(name.as_str(), |b| {
-            b.iter(|| attributes(&mut classifier, image, &detections).expect("classify"));
+            b.iter(|| {
+                attributes(&mut classifier, image, &detections, [1.0, 1.0]).expect("classify")
+            });
         });
     }
     group.finish();

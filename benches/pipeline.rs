@@ -78,7 +78,7 @@ fn main() {
             let image = log.decode(camera.name(), t, flag).expect("decode");
             let (detections, timings) = detector.detect(&image).expect("detect");
             let started = Instant::now();
-            attributes(&mut classifier, &image, &detections).expect("classify");
+            attributes(&mut classifier, &image, &detections, [1.0, 1.0]).expect("classify");
             model_time += timings.inference + started.elapsed();
             frames += 1;
         }

@@ -113,7 +113,7 @@ fn detect_one(
         .detect(&image)
         .with_context(|| format!("detecting in {path_text}"))?;
     let started = Instant::now();
-    let attributes = attributes(classifier, &image, &detections)
+    let attributes = attributes(classifier, &image, &detections, [1.0, 1.0])
         .with_context(|| format!("classifying crops of {path_text}"))?;
     let classify = started.elapsed();
     let (width, height) = image_size(&image);

@@ -22,19 +22,30 @@ pub struct Attributes {
 }
 
 /// Attributes for each detection, in order. Runs the classifier once, on the
-/// vehicle crops only.
-pub fn attributes(
+/// vehicle crops only. `box_to_image` scales box coordinates (x, y) into
+/// `image` pixels: `[1.0, 1.0]` when the boxes are already in them, less when
+/// they are in a larger native image than the one decoded.
+pub fn attributes<D: AsRef<Detection>>(
     classifier: &mut Classifier,
     image: &Mat,
-    detections: &[Detection],
+    detections: &[D],
+    box_to_image: [f32; 2],
 ) -> Result<Vec<Attributes>, ModelError> {
+    let [sx, sy] = box_to_image;
+    let in_image = |d: &Detection| {
+        let [x1, y1, x2, y2] = d.bbox;
+        [x1 * sx, y1 * sy, x2 * sx, y2 * sy]
+    };
     let vehicles: Vec<usize> = detections
         .iter()
         .enumerate()
-        .filter(|(_, d)| VEHICLE_CLASSES.contains(&d.class.as_str()))
+        .filter(|(_, d)| VEHICLE_CLASSES.contains(&d.as_ref().class.as_str()))
         .map(|(i, _)| i)
         .collect();
-    let boxes: Vec<[f32; 4]> = vehicles.iter().map(|&i| detections[i].bbox).collect();
+    let boxes: Vec<[f32; 4]> = vehicles
+        .iter()
+        .map(|&i| in_image(detections[i].as_ref()))
+        .collect();
     let mut classified = if boxes.is_empty() {
         Vec::new()
     } else {
@@ -49,9 +60,9 @@ pub fn attributes(
             result[i].top = classification.top;
         }
     }
-    for (i, detection) in detections.iter().enumerate() {
+    for (i, detection) in detections.iter().map(AsRef::as_ref).enumerate() {
         if detection.class == "traffic light" {
-            let state = match crop_rect(image, detection.bbox) {
+            let state = match crop_rect(image, in_image(detection)) {
                 Some(rect) => light_state(&Mat::roi(image, rect)?)?,
                 None => LightState::Unknown,
             };

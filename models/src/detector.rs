@@ -62,6 +62,12 @@ pub struct Detection {
     pub bbox: [f32; 4],
 }
 
+impl AsRef<Detection> for Detection {
+    fn as_ref(&self) -> &Detection {
+        self
+    }
+}
+
 /// Where one detection's time went.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct DetectTimings {

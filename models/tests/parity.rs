@@ -105,7 +105,7 @@ fn compare(threshold: f32, all_classes: bool) -> usize {
         )
         .unwrap();
         let (ours, _) = detector.detect(&image).unwrap();
-        let ours_attributes = attributes(&mut classifier, &image, &ours).unwrap();
+        let ours_attributes = attributes(&mut classifier, &image, &ours, [1.0, 1.0]).unwrap();
         let theirs = expected["detections"].as_array().unwrap();
         assert_eq!(
             ours.len(),

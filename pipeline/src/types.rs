@@ -59,6 +59,12 @@ pub struct Detection {
     pub attributes: Attributes,
 }
 
+impl AsRef<ModelDetection> for Detection {
+    fn as_ref(&self) -> &ModelDetection {
+        &self.detection
+    }
+}
+
 /// A camera's place in a frame set.
 #[derive(Debug, Clone)]
 pub struct Slot {

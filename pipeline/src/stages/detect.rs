@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use heptaview_models::attributes::attributes;
 use heptaview_models::classifier::Classifier;
-use heptaview_models::detector::{Detection as ModelDetection, Detector};
+use heptaview_models::detector::Detector;
 use opencv::core::Mat;
 use opencv::prelude::*;
 
@@ -157,20 +157,9 @@ impl Stage for ClassifyStage {
             if let (Some(classifier), Some(image)) = (&mut self.classifier, &frame.image)
                 && !slot.detections.is_empty()
             {
-                // Crops come from the decoded image, at its own scale.
+                // Boxes are in native pixels; crops come from the decoded image.
                 let (sx, sy) = native_scale(frame.native_size, image);
-                let models: Vec<_> = slot
-                    .detections
-                    .iter()
-                    .map(|d| {
-                        let [x1, y1, x2, y2] = d.detection.bbox;
-                        ModelDetection {
-                            bbox: [x1 / sx, y1 / sy, x2 / sx, y2 / sy],
-                            ..d.detection.clone()
-                        }
-                    })
-                    .collect();
-                let found = attributes(classifier, image, &models)
+                let found = attributes(classifier, image, &slot.detections, [1.0 / sx, 1.0 / sy])
                     .map_err(|e| PipelineError::stage("classify", e))?;
                 if found
                     .iter()
