@@ -251,6 +251,22 @@ mod tests {
         }
     }
 
+    /// A situation with nothing blind and no red light.
+    fn situation<'a>(
+        speed: f64,
+        tracks: &'a [Track],
+        decelerations: &'a [(u64, f64)],
+    ) -> Situation<'a> {
+        Situation {
+            t_ns: 0,
+            ego_speed_mps: speed,
+            tracks,
+            blind_path_cameras: &[],
+            red_lights_ahead: 0,
+            decelerations,
+        }
+    }
+
     /// (what, ego speed, tracks, blind cameras, red lights, expected action, a word of the reason)
     type Case = (
         &'static str,
@@ -428,17 +444,7 @@ mod tests {
     fn a_lead_braking_hard_means_stop_before_its_gap_closes() {
         let config = PlannerConfig::default();
         let lead = vec![track("car", 25.0, 0.0, 9.0, 0.0)];
-        let calm = decide(
-            &config,
-            &Situation {
-                t_ns: 0,
-                ego_speed_mps: 12.0,
-                tracks: &lead,
-                blind_path_cameras: &[],
-                red_lights_ahead: 0,
-                decelerations: &[],
-            },
-        );
+        let calm = decide(&config, &situation(12.0, &lead, &[]));
         assert_eq!(calm.action, Action::Follow);
         let braking = decide(
             &config,
@@ -464,17 +470,7 @@ mod tests {
         let config = PlannerConfig::default();
         let mut young = track("car", 22.0, 0.0, 0.0, 0.0);
         young.age_s = 0.1;
-        let decision = decide(
-            &config,
-            &Situation {
-                t_ns: 0,
-                ego_speed_mps: 12.0,
-                tracks: &[young],
-                blind_path_cameras: &[],
-                red_lights_ahead: 0,
-                decelerations: &[],
-            },
-        );
+        let decision = decide(&config, &situation(12.0, &[young], &[]));
         assert_eq!(decision.action, Action::Follow, "{decision:?}");
     }
 
@@ -485,30 +481,10 @@ mod tests {
             track("car", 28.0, 0.0, 8.0, 0.0),
             track("person", 30.0, -3.5, 0.0, 1.2),
         ];
-        let decision = decide(
-            &config,
-            &Situation {
-                t_ns: 0,
-                ego_speed_mps: 8.5,
-                tracks: &tracks,
-                blind_path_cameras: &[],
-                red_lights_ahead: 0,
-                decelerations: &[],
-            },
-        );
+        let decision = decide(&config, &situation(8.5, &tracks, &[]));
         assert_eq!(decision.action, Action::Yield);
         assert!(decision.reasons.len() >= 2, "{:?}", decision.reasons);
-        let follow_only = decide(
-            &config,
-            &Situation {
-                t_ns: 0,
-                ego_speed_mps: 8.5,
-                tracks: &tracks[..1],
-                blind_path_cameras: &[],
-                red_lights_ahead: 0,
-                decelerations: &[],
-            },
-        );
+        let follow_only = decide(&config, &situation(8.5, &tracks[..1], &[]));
         assert_eq!(follow_only.action, Action::Follow);
         assert!((follow_only.target_speed_mps - 8.0).abs() < 1e-9);
     }
