@@ -1,6 +1,7 @@
 //! The scenario generator: seven-camera drives in the AV2 layout, with ground
 //! truth, rendered through the rig's own cameras with real-photo objects.
 
+mod expectations;
 mod render;
 mod scenarios;
 mod sprites;
@@ -17,6 +18,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+pub use expectations::{ScenarioExpectations, read_expectations};
 pub use render::Rendered;
 pub use scenarios::{Expectation, SCENARIOS};
 pub use world::ObjectKind;

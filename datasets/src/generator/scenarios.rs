@@ -3,7 +3,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::sprites::Sprite;
 use super::world::{Crosswalk, ObjectKind, Path, SceneObject, SpeedProfile, layout, track_uuid};
@@ -19,7 +19,7 @@ pub const SCENARIOS: [&str; 6] = [
 ];
 
 /// A time window in which the planner's decision should be one of `actions`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Expectation {
     pub from_s: f64,
     pub to_s: f64,

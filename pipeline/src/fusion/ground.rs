@@ -19,7 +19,8 @@ pub enum Method {
     /// The box's bottom centre on the ground plane.
     GroundContact,
     /// Range from the class's typical height (box cut by the image bottom, or
-    /// its bottom at or above the horizon).
+    /// its bottom at or above the horizon); for a box cut by the bottom, no
+    /// farther than the ground at the image's bottom row.
     KnownHeight,
 }
 
@@ -111,7 +112,16 @@ pub fn observe(
     // `depth` is along the optical axis; spread it along the ray's horizontal direction.
     let axis = camera.ego_from_camera().rotation * nalgebra::Vector3::z();
     let along_axis = ray.dot(&axis).max(1e-3);
-    let range = depth / along_axis * horizontal.norm();
+    let mut range = depth / along_axis * horizontal.norm();
+    if cut_bottom {
+        // The visible part is shorter than the object, so the known-height
+        // range is too long; the object also stands nearer than the ground
+        // seen at the image's bottom row. Both bound it: take the nearer.
+        let bottom_row = Point2::new(contact.x, f64::from(height) - 1.0);
+        if let Some(ground) = camera.pixel_to_ground(&bottom_row) {
+            range = range.min((ground.coords.xy() - origin.xy()).norm());
+        }
+    }
     let position = origin.xy() + horizontal.normalize() * range;
     Some(GroundObservation {
         camera: camera_id,
@@ -198,11 +208,18 @@ mod tests {
         let found = observe(CameraId(0), camera, &detection("person", cut)).unwrap();
         assert_eq!(found.method, Method::KnownHeight);
         assert!(found.truncated);
-        // Only the visible part's height is known, so the range is overestimated, not lost.
+        // Only the visible part's height is known, so the known-height range
+        // is too long; the ground seen at the bottom row bounds it.
+        let centre_column = f64::from(cut[0] + cut[2]) / 2.0;
+        let bottom_ground = camera
+            .pixel_to_ground(&Point2::new(centre_column, f64::from(height) - 1.0))
+            .unwrap();
+        let origin = camera.ego_from_camera().translation.vector.xy();
+        let bound = (bottom_ground.coords.xy() - origin).norm();
+        let range = (found.position.coords - origin).norm();
         assert!(
-            found.position.x > 3.0 && found.position.x < 12.0,
-            "{}",
-            found.position
+            range > 3.0 - origin.x && range <= bound + 1e-9,
+            "{range} vs bound {bound}"
         );
         assert!(found.position.y.abs() < 0.5);
     }
