@@ -52,6 +52,8 @@ if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; 
     python3 -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$requirements_nodeps"
+    # The rerun CLI asks about usage analytics on first run and prints a banner; the tests read its output.
+    "$venv/bin/rerun" analytics disable >/dev/null 2>&1 || true
     echo "$wanted" > "$stamp"
 fi
 

@@ -1,13 +1,21 @@
 //! `heptaview replay`: a recorded seven-camera log through the pipeline.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
+use heptaview_datasets::av2::Av2Log;
 use heptaview_pipeline::PipelineError;
-use heptaview_pipeline::replay::{PipelineConfig, ReplayOptions, Speed, replay};
+use heptaview_pipeline::eval::Evaluator;
+use heptaview_pipeline::eval::keyframes::{DetectionsByFrame, keyframe_recall};
+use heptaview_pipeline::replay::{
+    PipelineConfig, Progress, ReplayOptions, Speed, replay, selected_cameras, selected_rig,
+};
+use heptaview_pipeline::report::Report;
 use heptaview_pipeline::runtime::Control;
+use heptaview_pipeline::sinks::rerun::{RerunConfig, RerunSink, RerunTarget};
 use heptaview_pipeline::stages::compress::KeyframeMode;
+use heptaview_pipeline::types::FrameSet;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Failure;
@@ -35,12 +43,22 @@ pub struct Args {
     /// Detector calls per second of stream time, all cameras together.
     #[arg(long, value_name = "CALLS_PER_S")]
     budget: Option<f64>,
-    /// Rerun output: only `off` until the Rerun sink lands.
-    #[arg(long, default_value = "off", value_parser = ["off"])]
-    rerun: String,
+    /// Rerun output: `off`, `save:PATH.rrd`, `spawn` (a new viewer), or
+    /// `connect[:URL]` (a running viewer; default rerun+http://127.0.0.1:9876/proxy).
+    #[arg(long, default_value = "off", value_name = "TARGET")]
+    rerun: RerunTarget,
+    /// Most images per camera per second of sensor time sent to Rerun (for
+    /// long runs: the viewer keeps images in memory) [default: every image].
+    #[arg(long, value_name = "HZ")]
+    rerun_image_rate: Option<f64>,
     /// Write the JSON run report here.
     #[arg(long, value_name = "PATH")]
     report: Option<PathBuf>,
+    /// Compare with the log's ground truth (annotations.feather, and the
+    /// expected decisions of a generated drive's scenario.toml); with
+    /// `--keyframes auto`, a second every-frame pass measures key-frame recall.
+    #[arg(long)]
+    eval: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -77,22 +95,69 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     ctrlc::set_handler(move || on_interrupt.request_stop())
         .map_err(|e| Failure::Runtime(anyhow!("cannot install the Ctrl-C handler: {e}")))?;
 
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("replay [{bar:30}] {pos}/{len} frames {per_sec} eta {eta}")
-            .map_err(|e| Failure::Runtime(anyhow!("progress bar template: {e}")))?
-            .progress_chars("=> "),
-    );
-    let result = replay(&args.log, &options, control, &mut |_, progress| {
-        bar.set_length(progress.frames_total);
-        bar.set_position(progress.frames_done);
-    });
-    bar.finish_and_clear();
-    let report = result.map_err(|error| match error {
-        PipelineError::Dataset(_) | PipelineError::Config(_) => Failure::BadInput(error.into()),
-        other => Failure::Runtime(other.into()),
-    })?;
+    let mut evaluator = if args.eval {
+        let log = Av2Log::open(&args.log).map_err(|e| Failure::BadInput(e.into()))?;
+        let cameras = selected_cameras(&log, options.cameras.as_deref()).map_err(bad_input)?;
+        let evaluator = Evaluator::new(&log, &cameras).map_err(bad_input)?;
+        if !evaluator.has_ground_truth() {
+            eprintln!(
+                "warning: {} has neither annotations.feather nor scenario.toml: nothing to evaluate",
+                args.log.display()
+            );
+        }
+        Some(evaluator)
+    } else {
+        None
+    };
+    let mut sink = open_rerun(args, &options)?;
+    let mut with_keyframes = DetectionsByFrame::default();
+    let mut report = replay_with_progress(
+        &args.log,
+        &options,
+        control.clone(),
+        "replay",
+        &mut |set, progress| {
+            if let Some(sink) = &mut sink {
+                sink.log(set, progress);
+            }
+            if let Some(evaluator) = &mut evaluator {
+                evaluator.observe(set);
+                with_keyframes.record(set);
+            }
+        },
+    )?;
+    report.rerun = sink.map(RerunSink::finish);
     eprintln!("{}", report.summary());
+    if let (Some(counts), RerunTarget::Save(path)) = (&report.rerun, &args.rerun) {
+        eprintln!(
+            "rerun: {} images, {} boxes, {} tracks -> {} (open it with `rerun {}`)",
+            counts.images,
+            counts.boxes_2d,
+            counts.tracks_3d,
+            path.display(),
+            path.display()
+        );
+    }
+
+    if let Some(evaluator) = evaluator {
+        let mut evaluation = evaluator.finish();
+        let keyframes_on = options.config.compress.keyframes == KeyframeMode::Auto;
+        if keyframes_on && !report.stopped_early {
+            let mut every_frame_options = options.clone();
+            every_frame_options.config.compress.keyframes = KeyframeMode::Off;
+            let mut every_frame = DetectionsByFrame::default();
+            replay_with_progress(
+                &args.log,
+                &every_frame_options,
+                control,
+                "every-frame pass for key-frame recall",
+                &mut |set, _| every_frame.record(set),
+            )?;
+            evaluation.keyframe_recall = keyframe_recall(&with_keyframes, &every_frame);
+        }
+        eprintln!("{}", evaluation.summary());
+        report.eval = Some(evaluation);
+    }
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&report).map_err(|e| Failure::Runtime(e.into()))?;
         std::fs::write(path, json + "\n")
@@ -101,4 +166,57 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         eprintln!("report: {}", path.display());
     }
     Ok(())
+}
+
+/// The Rerun sink `--rerun` asks for, with the replayed cameras.
+fn open_rerun(args: &Args, options: &ReplayOptions) -> Result<Option<RerunSink>, Failure> {
+    if args.rerun == RerunTarget::Off {
+        return Ok(None);
+    }
+    let log = Av2Log::open(&args.log).map_err(|e| Failure::BadInput(e.into()))?;
+    let cameras = selected_cameras(&log, options.cameras.as_deref()).map_err(bad_input)?;
+    let rig = selected_rig(&log, &cameras).map_err(bad_input)?;
+    let config = RerunConfig {
+        max_images_per_s: args.rerun_image_rate,
+    };
+    RerunSink::open(
+        &args.rerun,
+        &rig,
+        log.annotations().cloned(),
+        options.config.planner.clone(),
+        &config,
+    )
+    .map_err(bad_input)
+}
+
+fn bad_input(error: PipelineError) -> Failure {
+    match error {
+        PipelineError::Dataset(_) | PipelineError::Config(_) => Failure::BadInput(error.into()),
+        other => Failure::Runtime(other.into()),
+    }
+}
+
+/// One replay with a progress bar (rate and ETA) on stderr.
+fn replay_with_progress(
+    log: &Path,
+    options: &ReplayOptions,
+    control: Arc<Control>,
+    label: &str,
+    on_frameset: &mut dyn FnMut(&FrameSet, &Progress),
+) -> Result<Report, Failure> {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{label} [{{bar:30}}] {{pos}}/{{len}} frames {{per_sec}} eta {{eta}}"
+        ))
+        .map_err(|e| Failure::Runtime(anyhow!("progress bar template: {e}")))?
+        .progress_chars("=> "),
+    );
+    let result = replay(log, options, control, &mut |set, progress| {
+        on_frameset(set, progress);
+        bar.set_length(progress.frames_total);
+        bar.set_position(progress.frames_done);
+    });
+    bar.finish_and_clear();
+    result.map_err(bad_input)
 }

@@ -321,3 +321,177 @@ fn replay_runs_a_generated_log_and_writes_a_balanced_report() {
     let bad_speed = heptaview(&["replay", log.to_str().unwrap(), "--speed", "fast"]);
     assert_eq!(bad_speed.status.code(), Some(2));
 }
+
+/// The project's Python tools (scripts/setup.sh installs them).
+fn venv_tool(name: &str) -> std::path::PathBuf {
+    let tool = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".deps/venv/bin")
+        .join(name);
+    assert!(
+        tool.exists(),
+        "{} is missing: run scripts/setup.sh",
+        tool.display()
+    );
+    tool
+}
+
+#[test]
+fn replay_writes_a_rerun_recording_that_rerun_reads_back_as_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("drive");
+    let generated = heptaview(&[
+        "generate",
+        "--scenario",
+        "pedestrian_crossing",
+        "--out",
+        log.to_str().unwrap(),
+        "--width",
+        "320",
+        "--seconds",
+        "0.6",
+    ]);
+    assert!(generated.status.success(), "{}", stderr(&generated));
+    let recording = dir.path().join("run.rrd");
+    let report_path = dir.path().join("report.json");
+    let output = heptaview(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--rerun",
+        &format!("save:{}", recording.display()),
+        "--report",
+        report_path.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("open it with `rerun "),
+        "{}",
+        stderr(&output)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    let logged = &report["rerun"];
+
+    // Rerun's own CLI accepts the file...
+    let verify = Command::new(venv_tool("rerun"))
+        .args(["rrd", "verify", recording.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", stderr(&verify));
+
+    // ...and its reader finds what the run says it logged.
+    let read = Command::new(venv_tool("python"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/read_rerun_recording.py"
+        ))
+        .arg(&recording)
+        .output()
+        .unwrap();
+    assert!(read.status.success(), "{}", stderr(&read));
+    let contents: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+    let entities = contents["entities"].as_object().unwrap();
+    let sum = |suffix: &str, component: &str| -> u64 {
+        entities
+            .iter()
+            .filter(|(path, _)| path.ends_with(suffix))
+            .map(|(_, e)| e["instances"][component].as_u64().unwrap_or(0))
+            .sum()
+    };
+    let cameras = [
+        "ring_front_center",
+        "ring_front_left",
+        "ring_front_right",
+        "ring_side_left",
+        "ring_side_right",
+        "ring_rear_left",
+        "ring_rear_right",
+    ];
+    for camera in cameras {
+        for part in ["", "/image", "/detections"] {
+            let path = format!("/world/ego/cameras/{camera}{part}");
+            assert!(
+                entities.contains_key(&path),
+                "no {path} in {:?}",
+                entities.keys()
+            );
+        }
+        // The rig: a transform and a pinhole per camera, logged once.
+        assert_eq!(
+            entities[&format!("/world/ego/cameras/{camera}")]["static_rows"],
+            2
+        );
+    }
+    assert_eq!(
+        sum("/image", "EncodedImage:blob"),
+        logged["images"].as_u64().unwrap()
+    );
+    assert_eq!(logged["images"], 42, "6 frame sets of 7 cameras");
+    assert_eq!(
+        sum("/detections", "Boxes2D:half_sizes"),
+        logged["boxes_2d"].as_u64().unwrap()
+    );
+    assert!(logged["boxes_2d"].as_u64().unwrap() > 0);
+    assert_eq!(
+        entities["/world/tracks"]["instances"]["Boxes3D:half_sizes"],
+        logged["tracks_3d"]
+    );
+    assert_eq!(
+        entities["/world/ground_truth"]["instances"]["Boxes3D:half_sizes"],
+        logged["ground_truth_boxes"]
+    );
+    assert_eq!(
+        entities["/decision"]["instances"]["TextLog:text"],
+        logged["decisions"]
+    );
+    for path in [
+        "/world/ego/vehicle",
+        "/world/ego/corridor",
+        "/world/tracks/velocity",
+        "/decision/target_speed_mps",
+        "/metrics/detect/latency_ms",
+        "/metrics/end_to_end_ms",
+        "/metrics/queues/compress_to_detect",
+    ] {
+        assert!(entities.contains_key(path), "no {path}");
+    }
+    for timeline in ["sensor_time", "frameset"] {
+        assert!(
+            entities["/decision"]["timelines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t == timeline),
+            "{timeline}"
+        );
+    }
+    // The layout travels with it: seven camera views, the 3D view, the log and two plots.
+    let blueprints = contents["blueprints"].as_array().unwrap();
+    assert_eq!(blueprints.len(), 1);
+    let views = blueprints[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| {
+            let p = p.as_str().unwrap();
+            p.starts_with("/view/") && p.matches('/').count() == 2
+        })
+        .count();
+    assert_eq!(views, 11, "{blueprints:?}");
+
+    let bad_target = heptaview(&["replay", log.to_str().unwrap(), "--rerun", "save:"]);
+    assert_eq!(bad_target.status.code(), Some(2));
+    // A viewer that is not there: one warning, and the run goes on.
+    let no_viewer = heptaview(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--rerun",
+        "connect:rerun+http://127.0.0.1:9/proxy",
+    ]);
+    assert!(no_viewer.status.success(), "{}", stderr(&no_viewer));
+    assert_eq!(
+        stderr(&no_viewer).matches("no Rerun viewer").count(),
+        1,
+        "{}",
+        stderr(&no_viewer)
+    );
+}

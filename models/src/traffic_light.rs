@@ -18,6 +18,17 @@ pub enum LightState {
     Unknown,
 }
 
+impl LightState {
+    pub fn name(self) -> &'static str {
+        match self {
+            LightState::Red => "red",
+            LightState::Yellow => "yellow",
+            LightState::Green => "green",
+            LightState::Unknown => "unknown",
+        }
+    }
+}
+
 /// Share of the crop's pixels a lamp colour needs to count as lit.
 const MIN_LIT_FRACTION: f32 = 0.02;
 

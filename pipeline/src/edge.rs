@@ -23,6 +23,10 @@ pub enum Backpressure {
 /// How many input frames an item carries (so a dropped item is counted right).
 pub trait FrameCount {
     fn frames(&self) -> u64;
+
+    /// The runtime calls this as the item enters a stage, for per-stage
+    /// latency of frame sets.
+    fn entered_stage(&mut self, _stage: &'static str, _at: Instant) {}
 }
 
 impl FrameCount for Frame {
@@ -39,6 +43,10 @@ impl FrameCount for FrameSet {
             .filter(|s| matches!(s.status, SlotStatus::Arrived | SlotStatus::Key))
             .count() as u64
     }
+
+    fn entered_stage(&mut self, stage: &'static str, at: Instant) {
+        self.stage_entries.push((stage, at));
+    }
 }
 
 /// Counters of one edge.
@@ -49,6 +57,8 @@ pub struct EdgeStats {
     pub max_queue: AtomicU64,
     pub queue_sum: AtomicU64,
     pub blocked_ns: AtomicU64,
+    /// Queue length after the latest send.
+    pub last_queue: AtomicU64,
 }
 
 /// A snapshot of an edge's counters.
@@ -116,6 +126,15 @@ pub struct EdgeHandle {
 }
 
 impl EdgeHandle {
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Items queued after the latest send.
+    pub fn queue_len(&self) -> u64 {
+        self.stats.last_queue.load(Ordering::Relaxed)
+    }
+
     pub fn report(&self) -> EdgeReport {
         let sent = self.stats.sent.load(Ordering::Relaxed);
         EdgeReport {
@@ -173,6 +192,7 @@ impl<T: FrameCount> EdgeSender<T> {
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
         self.stats.queue_sum.fetch_add(queued, Ordering::Relaxed);
         self.stats.max_queue.fetch_max(queued, Ordering::Relaxed);
+        self.stats.last_queue.store(queued, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -283,6 +303,7 @@ mod tests {
             objects: Vec::new(),
             tracks: Vec::new(),
             decision: None,
+            stage_entries: Vec::new(),
         };
         tx.send(set()).map_err(|_| ()).unwrap();
         tx.send(set()).map_err(|_| ()).unwrap();

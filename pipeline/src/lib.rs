@@ -6,12 +6,14 @@
 pub mod accounting;
 pub mod edge;
 mod error;
+pub mod eval;
 pub mod fusion;
 pub mod metrics;
 pub mod planning;
 pub mod replay;
 pub mod report;
 pub mod runtime;
+pub mod sinks;
 pub mod stage;
 pub mod stages;
 pub mod types;

@@ -84,11 +84,13 @@ pub struct ReplayOptions {
     pub config: PipelineConfig,
 }
 
-/// Progress of a run, for a progress bar.
-#[derive(Debug, Clone, Copy)]
+/// Progress of a run, for a progress bar, and the queues' lengths now.
+#[derive(Debug, Clone)]
 pub struct Progress {
     pub frames_total: u64,
     pub frames_done: u64,
+    /// (edge name, items queued after its latest send).
+    pub queues: Vec<(&'static str, u64)>,
 }
 
 /// Drive-path priority of each camera for the inference budget: 0 for
@@ -109,30 +111,44 @@ pub fn path_priority(rig: &Rig) -> Vec<u8> {
         .collect()
 }
 
+/// The cameras a replay uses, in slot order: `names` (each checked to be in
+/// the log), or all of the log's.
+pub fn selected_cameras(
+    log: &Av2Log,
+    names: Option<&[String]>,
+) -> Result<Vec<String>, PipelineError> {
+    match names {
+        Some(names) => {
+            for name in names {
+                log.camera(name)?;
+            }
+            Ok(names.to_vec())
+        }
+        None => Ok(log.cameras().iter().map(|c| c.name().to_owned()).collect()),
+    }
+}
+
+/// The log's rig reduced to `cameras`, in that (slot) order.
+pub fn selected_rig(log: &Av2Log, cameras: &[String]) -> Result<Rig, PipelineError> {
+    let rig_cameras = cameras
+        .iter()
+        .map(|name| log.rig().camera(name).cloned())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PipelineError::Config(e.to_string()))?;
+    Rig::new(log.rig().name(), rig_cameras).map_err(|e| PipelineError::Config(e.to_string()))
+}
+
 /// Runs a log through sync → compress → detect → classify → fuse → plan and
 /// returns the report. `on_frameset` sees each finished frame set.
 pub fn replay(
     log_dir: &Path,
     options: &ReplayOptions,
     control: Arc<Control>,
-    on_frameset: &mut dyn FnMut(&FrameSet, Progress),
+    on_frameset: &mut dyn FnMut(&FrameSet, &Progress),
 ) -> Result<Report, PipelineError> {
     let log = Av2Log::open(log_dir)?;
-    let cameras: Vec<String> = match &options.cameras {
-        Some(names) => {
-            for name in names {
-                log.camera(name)?;
-            }
-            names.clone()
-        }
-        None => log.cameras().iter().map(|c| c.name().to_owned()).collect(),
-    };
-    let rig_cameras: Vec<_> = cameras
-        .iter()
-        .filter_map(|name| log.rig().camera(name).ok().cloned())
-        .collect();
-    let rig = Rig::new(log.rig().name(), rig_cameras)
-        .map_err(|e| PipelineError::Config(e.to_string()))?;
+    let cameras = selected_cameras(&log, options.cameras.as_deref())?;
+    let rig = selected_rig(&log, &cameras)?;
 
     // Every frame to replay, in time order (cameras interleaved).
     let first_ns = cameras
@@ -324,9 +340,10 @@ pub fn replay(
         }
         on_frameset(
             &set,
-            Progress {
+            &Progress {
                 frames_total,
                 frames_done,
+                queues: edges.iter().map(|e| (e.name(), e.queue_len())).collect(),
             },
         );
         if control.aborted() {
@@ -388,6 +405,8 @@ pub fn replay(
         cameras_health: health,
         queues: edges.iter().map(EdgeHandle::report).collect(),
         stopped_early: control.stop_requested(),
+        eval: None,
+        rerun: None,
     })
 }
 

@@ -27,6 +27,12 @@ pub struct Report {
     pub queues: Vec<EdgeReport>,
     /// Whether the run ended early (Ctrl-C).
     pub stopped_early: bool,
+    /// Against the log's ground truth, with `--eval`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval: Option<crate::eval::Evaluation>,
+    /// What went into the Rerun recording, with `--rerun`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerun: Option<crate::sinks::rerun::RerunCounts>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Default)]

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crate::edge::{EdgeReceiver, EdgeSender};
+use crate::edge::{EdgeReceiver, EdgeSender, FrameCount};
 use crate::error::PipelineError;
 use crate::metrics::LatencyHistogram;
 use crate::stage::{Output, Stage};
@@ -120,7 +120,9 @@ fn run_stage<S: Stage>(
                 Err(_) => break,
             },
         };
+        let mut item = item;
         let started = Instant::now();
+        item.entered_stage(run.name, started);
         out.take_sending_time();
         stage.process(item, &mut out)?;
         run.processing

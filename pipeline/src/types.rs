@@ -2,7 +2,7 @@
 //! (one slot per rig camera) to which each stage attaches its results.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use heptaview_models::attributes::Attributes;
 use heptaview_models::detector::Detection as ModelDetection;
@@ -116,6 +116,11 @@ pub struct Decision {
     pub action: Action,
     pub target_speed_mps: f64,
     pub reasons: Vec<String>,
+    /// Smallest time to collision with a track in the drive corridor.
+    pub min_ttc_s: Option<f64>,
+    /// The corridor the rules looked along: ego speed and look-ahead.
+    pub ego_speed_mps: f64,
+    pub look_ahead_m: f64,
 }
 
 /// The seven (or N) cameras' frames of one instant, and what stages attach.
@@ -132,6 +137,8 @@ pub struct FrameSet {
     pub objects: Vec<crate::fusion::FusedObject>,
     pub tracks: Vec<Track>,
     pub decision: Option<Decision>,
+    /// When it entered each stage after the synchroniser (set by the runtime).
+    pub stage_entries: Vec<(&'static str, Instant)>,
 }
 
 impl FrameSet {
@@ -141,5 +148,18 @@ impl FrameSet {
 
     pub fn is_complete(&self) -> bool {
         self.slots.iter().all(|s| s.frame.is_some())
+    }
+
+    /// Time from entering each stage to entering the next (or `until`, for
+    /// the last): the stage's work plus the wait in the queue after it.
+    pub fn stage_latencies(&self, until: Instant) -> Vec<(&'static str, Duration)> {
+        let mut latencies = Vec::with_capacity(self.stage_entries.len() + 1);
+        let mut previous = ("sync", self.first_arrival);
+        for &(stage, entered) in &self.stage_entries {
+            latencies.push((previous.0, entered.saturating_duration_since(previous.1)));
+            previous = (stage, entered);
+        }
+        latencies.push((previous.0, until.saturating_duration_since(previous.1)));
+        latencies
     }
 }

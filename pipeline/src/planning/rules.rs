@@ -65,6 +65,7 @@ struct Candidate {
 pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
     let speed = situation.ego_speed_mps.max(0.0);
     let look_ahead = config.min_look_ahead_m.max(speed * config.look_ahead_s);
+    let mut min_ttc_s: Option<f64> = None;
     let mut candidates = vec![Candidate {
         action: Action::Cruise,
         target_speed_mps: config.cruise_speed_mps,
@@ -93,6 +94,9 @@ pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
             String::new()
         };
         let in_corridor = y.abs() <= config.corridor_half_width_m;
+        if in_corridor && ttc.is_finite() {
+            min_ttc_s = Some(min_ttc_s.map_or(ttc, |m: f64| m.min(ttc)));
+        }
         let what = track.class.as_str();
         let deceleration = situation
             .decelerations
@@ -231,6 +235,9 @@ pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
             config.cruise_speed_mps
         },
         reasons,
+        min_ttc_s,
+        ego_speed_mps: speed,
+        look_ahead_m: look_ahead,
     }
 }
 

@@ -415,6 +415,7 @@ mod selection_tests {
             objects: Vec::new(),
             tracks: Vec::new(),
             decision: None,
+            stage_entries: Vec::new(),
         }
     }
 

@@ -198,6 +198,7 @@ impl Synchroniser {
                 objects: Vec::new(),
                 tracks: Vec::new(),
                 decision: None,
+                stage_entries: Vec::new(),
             })?;
             self.next_index += 1;
         }

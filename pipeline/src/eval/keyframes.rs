@@ -1,0 +1,68 @@
+//! Key-frame recall: of the detections made when every frame goes to the
+//! detector, the share still there with key-frame selection, where a skipped
+//! frame keeps its camera's last detections (as the tracker carries them).
+
+use std::collections::BTreeMap;
+
+use super::boxes::{ImageBox, height, iou};
+use super::classes::family_of_class;
+use super::detection::{MATCH_IOU, MIN_HEIGHT_PX};
+use crate::types::{FrameSet, SlotStatus};
+
+type Boxes = Vec<(&'static str, ImageBox)>;
+
+/// The detections that hold for each camera image of a run.
+#[derive(Debug, Clone, Default)]
+pub struct DetectionsByFrame {
+    /// (camera slot, sensor timestamp) → boxes.
+    frames: BTreeMap<(usize, u64), Boxes>,
+    last: BTreeMap<usize, Boxes>,
+}
+
+impl DetectionsByFrame {
+    pub fn record(&mut self, set: &FrameSet) {
+        for (camera, slot) in set.slots.iter().enumerate() {
+            let Some(frame) = &slot.frame else { continue };
+            let boxes = match slot.status {
+                SlotStatus::Processed => {
+                    let boxes: Boxes = slot
+                        .detections
+                        .iter()
+                        .filter_map(|d| {
+                            let family = family_of_class(&d.detection.class)?;
+                            let b = d.detection.bbox.map(f64::from);
+                            (height(&b) >= MIN_HEIGHT_PX).then_some((family, b))
+                        })
+                        .collect();
+                    self.last.insert(camera, boxes.clone());
+                    boxes
+                }
+                SlotStatus::SkippedKeyframe => self.last.get(&camera).cloned().unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            self.frames.insert((camera, frame.timestamp_ns), boxes);
+        }
+    }
+}
+
+/// Share of `every_frame`'s detections that `keyframes` has on the same image
+/// (same family, IoU ≥ 0.5); `None` when `every_frame` detected nothing.
+pub fn keyframe_recall(
+    keyframes: &DetectionsByFrame,
+    every_frame: &DetectionsByFrame,
+) -> Option<f64> {
+    let (mut total, mut kept) = (0u64, 0u64);
+    for (key, reference) in &every_frame.frames {
+        let candidates = keyframes.frames.get(key).map(Vec::as_slice).unwrap_or(&[]);
+        for (family, b) in reference {
+            total += 1;
+            if candidates
+                .iter()
+                .any(|(f, c)| f == family && iou(b, c) >= MATCH_IOU)
+            {
+                kept += 1;
+            }
+        }
+    }
+    (total > 0).then(|| kept as f64 / total as f64)
+}

@@ -1,0 +1,98 @@
+//! The viewer layout sent with every recording: the camera views as they sit
+//! on the car (front row on top, sides in the middle, rears below, each row
+//! left to right), beside the bird's-eye 3D view, the decision log and plots.
+
+use heptaview_calibration::RigCamera;
+use nalgebra::Vector3;
+use rerun::blueprint::{
+    Blueprint, ContainerLike, Horizontal, Spatial2DView, Spatial3DView, TextLogView,
+    TimeSeriesView, Vertical,
+};
+
+use super::rerun::{DECISION_PATH, METRICS_PATH, WORLD_PATH, camera_path};
+
+/// Which row a camera belongs to (0 front, 1 side, 2 rear) and its azimuth
+/// (degrees, positive to the left) for ordering within the row.
+fn row_and_azimuth(camera: &RigCamera) -> (usize, f64) {
+    let axis = camera.ego_from_camera().rotation * Vector3::z();
+    let azimuth = axis.y.atan2(axis.x).to_degrees();
+    let row = match azimuth.abs() {
+        a if a < 60.0 => 0,
+        a if a <= 120.0 => 1,
+        _ => 2,
+    };
+    (row, azimuth)
+}
+
+/// Camera rows, top to bottom, each left to right (as seen from the driver's seat).
+pub fn camera_rows(cameras: &[RigCamera]) -> Vec<Vec<String>> {
+    let mut rows: Vec<Vec<(f64, String)>> = vec![Vec::new(); 3];
+    for camera in cameras {
+        let (row, azimuth) = row_and_azimuth(camera);
+        rows[row].push((azimuth, camera.name().to_owned()));
+    }
+    rows.into_iter()
+        .filter(|row| !row.is_empty())
+        .map(|mut row| {
+            // Left is the larger azimuth in every row (rear left is +150°, rear right -150°).
+            row.sort_by(|a, b| b.0.total_cmp(&a.0));
+            row.into_iter().map(|(_, name)| name).collect()
+        })
+        .collect()
+}
+
+pub fn blueprint(cameras: &[RigCamera]) -> Blueprint {
+    let rows: Vec<ContainerLike> = camera_rows(cameras)
+        .into_iter()
+        .map(|row| {
+            Horizontal::new(row.into_iter().map(|name| {
+                ContainerLike::from(
+                    Spatial2DView::new(name.clone()).with_origin(camera_path(&name)),
+                )
+            }))
+            .into()
+        })
+        .collect();
+    let side = Vertical::new([
+        ContainerLike::from(
+            Spatial3DView::new("bird's-eye view (ego frame)").with_origin(WORLD_PATH),
+        ),
+        ContainerLike::from(TextLogView::new("decisions").with_contents([DECISION_PATH])),
+        ContainerLike::from(
+            TimeSeriesView::new("target speed (m/s) and TTC (s)")
+                .with_contents([format!("{DECISION_PATH}/**")]),
+        ),
+        ContainerLike::from(
+            TimeSeriesView::new("stage latency (ms) and queues")
+                .with_contents([format!("{METRICS_PATH}/**")]),
+        ),
+    ])
+    .with_row_shares([3.0, 1.0, 1.0, 1.0]);
+    Blueprint::new(
+        Horizontal::new([
+            ContainerLike::from(Vertical::new(rows)),
+            ContainerLike::from(side),
+        ])
+        .with_column_shares([2.0, 1.0]),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use heptaview_calibration::argoverse2_rig;
+
+    use super::*;
+
+    #[test]
+    fn the_argoverse_ring_is_laid_out_as_it_sits_on_the_car() {
+        let rig = argoverse2_rig().unwrap();
+        assert_eq!(
+            camera_rows(rig.cameras()),
+            [
+                vec!["ring_front_left", "ring_front_center", "ring_front_right"],
+                vec!["ring_side_left", "ring_side_right"],
+                vec!["ring_rear_left", "ring_rear_right"],
+            ]
+        );
+    }
+}
