@@ -85,9 +85,7 @@ fn a_car_overtaking_on_the_left_is_no_reason_to_brake() {
     assert_scenario("overtaking_left", 0.95);
 }
 
-// A short STOP while the cutting-in car is still across the lane boundary
-// costs agreement here (0.83 measured): see issue 6.
 #[test]
 fn a_car_cutting_in_is_followed() {
-    assert_scenario("cut_in", 0.8);
+    assert_scenario("cut_in", 0.95);
 }

@@ -55,6 +55,19 @@ pub fn typical_height_m(class: &str) -> Option<f64> {
     })
 }
 
+/// Typical lengths (m) of COCO driving classes, for how far a box cut by the
+/// image's side may be off the object's centre.
+fn typical_length_m(class: &str) -> f64 {
+    match class {
+        "person" | "traffic light" | "stop sign" => 0.6,
+        "bicycle" | "motorcycle" => 1.8,
+        "car" => 4.6,
+        "truck" => 7.0,
+        "bus" | "train" => 12.0,
+        _ => 1.0,
+    }
+}
+
 /// Pixels a box edge may be from the border and still count as cut by it.
 const BORDER_PX: f32 = 2.0;
 /// Row uncertainty of a box's bottom edge, pixels.
@@ -72,8 +85,16 @@ pub fn observe(
     let [x1, y1, x2, y2] = detection.detection.bbox;
     let (width, height) = (k.width_px as f32, k.height_px as f32);
     let cut_bottom = y2 >= height - 1.0 - BORDER_PX;
-    let truncated =
-        cut_bottom || x1 <= BORDER_PX || x2 >= width - 1.0 - BORDER_PX || y1 <= BORDER_PX;
+    let cut_side = x1 <= BORDER_PX || x2 >= width - 1.0 - BORDER_PX;
+    let truncated = cut_bottom || cut_side || y1 <= BORDER_PX;
+    // A box cut by a side of the image holds only part of the object: its
+    // bottom centre lies off the object's centre towards the image's middle,
+    // by up to half the object's length.
+    let side_cut_sigma = if cut_side {
+        typical_length_m(&detection.detection.class) / 2.0
+    } else {
+        0.0
+    };
     let class = detection.detection.class.clone();
     let origin = camera.ego_from_camera().translation.vector;
     let camera_height = origin.z;
@@ -85,7 +106,9 @@ pub fn observe(
     if let Some(ground) = on_ground {
         let range = (ground.coords.xy() - origin.xy()).norm();
         // d(range)/d(row) ≈ range² / (f · camera height): one pixel matters more far away.
-        let sigma = 0.2 + range * range * BOTTOM_ROW_SIGMA_PX / (k.fy_px * camera_height.max(0.1));
+        let sigma = 0.2
+            + range * range * BOTTOM_ROW_SIGMA_PX / (k.fy_px * camera_height.max(0.1))
+            + side_cut_sigma;
         return Some(GroundObservation {
             camera: camera_id,
             class,
@@ -128,7 +151,7 @@ pub fn observe(
         class,
         score: detection.detection.score,
         position: Point2::from(position),
-        sigma_m: 0.3 + KNOWN_HEIGHT_RELATIVE_SIGMA * range,
+        sigma_m: 0.3 + KNOWN_HEIGHT_RELATIVE_SIGMA * range + side_cut_sigma,
         method: Method::KnownHeight,
         truncated,
     })

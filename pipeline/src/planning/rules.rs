@@ -24,8 +24,10 @@ const MIN_TRACK_AGE_FOR_SPEED_S: f64 = 0.5;
 /// Braking harder than this to stay behind a braking lead means: stop now.
 const HARD_BRAKING_MPS2: f64 = 1.0;
 const EMERGENCY_BRAKING_MPS2: f64 = 6.0;
-/// A lead decelerating harder than this is braking (below: estimate noise).
-const LEAD_BRAKING_MPS2: f64 = 2.5;
+/// A lead decelerating harder than this (about 0.3 g) is braking hard; below,
+/// following it at its speed is enough (and estimates of a few m/s² are noise
+/// or a car easing off after cutting in).
+const LEAD_BRAKING_MPS2: f64 = 3.2;
 /// A vehicle ahead slower than this is stopping: the ego car stops behind it.
 const STOPPING_SPEED_MPS: f64 = 2.0;
 /// Gap to keep to a stopped lead, metres.
