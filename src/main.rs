@@ -1,5 +1,7 @@
 //! `heptaview`: the command-line front end of the seven-camera pipeline.
 
+mod config;
+mod demo;
 mod detect;
 mod generate;
 mod replay;
@@ -51,9 +53,17 @@ enum Command {
     /// traffic lights get a lamp state from colour). Boxes are in source pixels.
     Detect(detect::Args),
     /// Replay a recorded seven-camera log (Argoverse 2 layout) through the
-    /// pipeline: sync, compression (key frames), detection, classification;
-    /// prints a summary and writes a JSON report.
+    /// pipeline: sync, compression (key frames), detection, classification,
+    /// fusion and tracking, planning; prints a summary, and writes a JSON
+    /// report, a Rerun recording and an evaluation against ground truth as asked.
     Replay(replay::Args),
+    /// The main job on the embedded default: generate the urban_mixed drive
+    /// (once, into demo/), replay it with evaluation, write demo/demo.rrd and
+    /// demo/report.json, and say how to open the recording.
+    Demo(demo::Args),
+    /// Print the configuration: every stage parameter with its default and
+    /// what it does (a starting point for `replay --config FILE`).
+    Config(config::Args),
 }
 
 /// Exit codes of the design: 0 success, 1 runtime failure, 2 bad usage or bad input.
@@ -80,6 +90,8 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate::run(&args),
         Command::Detect(args) => detect::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Demo(args) => demo::run(&args),
+        Command::Config(args) => config::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,7 +13,7 @@ use heptaview_pipeline::replay::{
 };
 use heptaview_pipeline::report::Report;
 use heptaview_pipeline::runtime::Control;
-use heptaview_pipeline::sinks::rerun::{RerunConfig, RerunSink, RerunTarget};
+use heptaview_pipeline::sinks::rerun::{RerunSink, RerunTarget};
 use heptaview_pipeline::stages::compress::KeyframeMode;
 use heptaview_pipeline::types::FrameSet;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -37,9 +37,10 @@ pub struct Args {
     /// Comma-separated camera names [default: all of the log's].
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     cameras: Option<Vec<String>>,
-    /// `auto`: detect only frames that changed (or every 500 ms); `off`: every frame.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "off"])]
-    keyframes: String,
+    /// `auto`: detect only frames that changed (or every 500 ms); `off`:
+    /// every frame [default: auto, or the configuration's].
+    #[arg(long, value_parser = ["auto", "off"])]
+    keyframes: Option<String>,
     /// Detector calls per second of stream time, all cameras together.
     #[arg(long, value_name = "CALLS_PER_S")]
     budget: Option<f64>,
@@ -59,6 +60,10 @@ pub struct Args {
     /// `--keyframes auto`, a second every-frame pass measures key-frame recall.
     #[arg(long)]
     eval: bool,
+    /// Stage parameters (TOML; `heptaview config --print-default` shows them
+    /// all); flags given here override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -74,46 +79,82 @@ fn parse_speed(text: &str) -> Result<SpeedArg, String> {
     }
 }
 
+/// One replay as the CLI runs it: the pipeline plus its sinks.
+pub struct Plan {
+    pub log: PathBuf,
+    pub options: ReplayOptions,
+    pub rerun: RerunTarget,
+    pub eval: bool,
+    /// With `eval` and key frames on: a second every-frame pass for key-frame recall.
+    pub keyframe_recall_pass: bool,
+    pub report: Option<PathBuf>,
+}
+
 pub fn run(args: &Args) -> Result<(), Failure> {
-    let mut config = PipelineConfig::default();
-    config.compress.keyframes = if args.keyframes == "off" {
-        KeyframeMode::Off
-    } else {
-        KeyframeMode::Auto
+    let mut config = match &args.config {
+        Some(path) => PipelineConfig::load(path).map_err(bad_input)?,
+        None => PipelineConfig::default(),
     };
-    config.compress.budget_calls_per_s = args.budget;
-    let options = ReplayOptions {
-        speed: args.speed.0,
-        start_s: args.start,
-        end_s: args.end,
-        cameras: args.cameras.clone(),
-        config,
+    if let Some(keyframes) = &args.keyframes {
+        config.compress.keyframes = if keyframes == "off" {
+            KeyframeMode::Off
+        } else {
+            KeyframeMode::Auto
+        };
+    }
+    if args.budget.is_some() {
+        config.compress.budget_calls_per_s = args.budget;
+    }
+    if args.rerun_image_rate.is_some() {
+        config.rerun.max_images_per_s = args.rerun_image_rate;
+    }
+    let plan = Plan {
+        log: args.log.clone(),
+        options: ReplayOptions {
+            speed: args.speed.0,
+            start_s: args.start,
+            end_s: args.end,
+            cameras: args.cameras.clone(),
+            config,
+        },
+        rerun: args.rerun.clone(),
+        eval: args.eval,
+        keyframe_recall_pass: true,
+        report: args.report.clone(),
     };
+    run_plan(&plan).map(|_| ())
+}
+
+/// Runs a plan: replay with a progress bar, the summary on stderr, then the
+/// evaluation, the recording and the report as asked.
+pub fn run_plan(plan: &Plan) -> Result<Report, Failure> {
+    let options = &plan.options;
     let control = Arc::new(Control::default());
     let on_interrupt = control.clone();
-    // A second Ctrl-C while draining is left to the default handler's absence: the run still finishes.
+    // Ctrl-C stops the source; what is in flight drains, and the report and
+    // recording are written for the part replayed.
     ctrlc::set_handler(move || on_interrupt.request_stop())
         .map_err(|e| Failure::Runtime(anyhow!("cannot install the Ctrl-C handler: {e}")))?;
 
-    let mut evaluator = if args.eval {
-        let log = Av2Log::open(&args.log).map_err(|e| Failure::BadInput(e.into()))?;
+    let mut evaluator = if plan.eval {
+        let log = Av2Log::open(&plan.log).map_err(|e| Failure::BadInput(e.into()))?;
         let cameras = selected_cameras(&log, options.cameras.as_deref()).map_err(bad_input)?;
         let evaluator = Evaluator::new(&log, &cameras).map_err(bad_input)?;
         if !evaluator.has_ground_truth() {
             eprintln!(
                 "warning: {} has neither annotations.feather nor scenario.toml: nothing to evaluate",
-                args.log.display()
+                plan.log.display()
             );
         }
         Some(evaluator)
     } else {
         None
     };
-    let mut sink = open_rerun(args, &options)?;
+    let mut sink = open_rerun(plan)?;
     let mut with_keyframes = DetectionsByFrame::default();
     let mut report = replay_with_progress(
-        &args.log,
-        &options,
+        &plan.log,
+        options,
         control.clone(),
         "replay",
         &mut |set, progress| {
@@ -128,7 +169,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     )?;
     report.rerun = sink.map(RerunSink::finish);
     eprintln!("{}", report.summary());
-    if let (Some(counts), RerunTarget::Save(path)) = (&report.rerun, &args.rerun) {
+    if let (Some(counts), RerunTarget::Save(path)) = (&report.rerun, &plan.rerun) {
         eprintln!(
             "rerun: {} images, {} boxes, {} tracks -> {} (open it with `rerun {}`)",
             counts.images,
@@ -142,12 +183,12 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     if let Some(evaluator) = evaluator {
         let mut evaluation = evaluator.finish();
         let keyframes_on = options.config.compress.keyframes == KeyframeMode::Auto;
-        if keyframes_on && !report.stopped_early {
+        if plan.keyframe_recall_pass && keyframes_on && !report.stopped_early {
             let mut every_frame_options = options.clone();
             every_frame_options.config.compress.keyframes = KeyframeMode::Off;
             let mut every_frame = DetectionsByFrame::default();
             replay_with_progress(
-                &args.log,
+                &plan.log,
                 &every_frame_options,
                 control,
                 "every-frame pass for key-frame recall",
@@ -158,33 +199,30 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         eprintln!("{}", evaluation.summary());
         report.eval = Some(evaluation);
     }
-    if let Some(path) = &args.report {
+    if let Some(path) = &plan.report {
         let json = serde_json::to_string_pretty(&report).map_err(|e| Failure::Runtime(e.into()))?;
         std::fs::write(path, json + "\n")
             .with_context(|| format!("cannot write report {}", path.display()))
             .map_err(Failure::Runtime)?;
         eprintln!("report: {}", path.display());
     }
-    Ok(())
+    Ok(report)
 }
 
 /// The Rerun sink `--rerun` asks for, with the replayed cameras.
-fn open_rerun(args: &Args, options: &ReplayOptions) -> Result<Option<RerunSink>, Failure> {
-    if args.rerun == RerunTarget::Off {
+fn open_rerun(plan: &Plan) -> Result<Option<RerunSink>, Failure> {
+    if plan.rerun == RerunTarget::Off {
         return Ok(None);
     }
-    let log = Av2Log::open(&args.log).map_err(|e| Failure::BadInput(e.into()))?;
-    let cameras = selected_cameras(&log, options.cameras.as_deref()).map_err(bad_input)?;
+    let log = Av2Log::open(&plan.log).map_err(|e| Failure::BadInput(e.into()))?;
+    let cameras = selected_cameras(&log, plan.options.cameras.as_deref()).map_err(bad_input)?;
     let rig = selected_rig(&log, &cameras).map_err(bad_input)?;
-    let config = RerunConfig {
-        max_images_per_s: args.rerun_image_rate,
-    };
     RerunSink::open(
-        &args.rerun,
+        &plan.rerun,
         &rig,
         log.annotations().cloned(),
-        options.config.planner.clone(),
-        &config,
+        plan.options.config.planner.clone(),
+        &plan.options.config.rerun,
     )
     .map_err(bad_input)
 }

@@ -495,3 +495,201 @@ fn replay_writes_a_rerun_recording_that_rerun_reads_back_as_logged() {
         stderr(&no_viewer)
     );
 }
+
+/// A generated pedestrian_crossing drive of `seconds` at 256 px in `dir`.
+fn small_drive(dir: &std::path::Path, seconds: &str) -> std::path::PathBuf {
+    let log = dir.join("drive");
+    let generated = heptaview(&[
+        "generate",
+        "--scenario",
+        "pedestrian_crossing",
+        "--out",
+        log.to_str().unwrap(),
+        "--width",
+        "256",
+        "--seconds",
+        seconds,
+    ]);
+    assert!(generated.status.success(), "{}", stderr(&generated));
+    log
+}
+
+#[test]
+fn the_printed_default_configuration_runs_and_a_bad_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = small_drive(dir.path(), "0.3");
+    let printed = heptaview(&["config", "--print-default"]);
+    assert!(printed.status.success());
+    let defaults = stdout(&printed);
+    assert!(defaults.contains("[planner]") && defaults.contains("# budget_calls_per_s"));
+    // Every-frame detection set by the file, not by a flag.
+    let config = dir.path().join("heptaview.toml");
+    std::fs::write(
+        &config,
+        defaults.replace("keyframes = \"auto\"", "keyframes = \"off\""),
+    )
+    .unwrap();
+    let report_path = dir.path().join("report.json");
+    let output = heptaview(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--report",
+        report_path.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    assert_eq!(report["frames"]["skipped_keyframe"], 0);
+    assert_eq!(
+        report["inference"]["detector_calls"],
+        report["frames"]["input"]
+    );
+
+    std::fs::write(&config, "[planner]\ncruise_speed = 3.0\n").unwrap();
+    let bad = heptaview(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    let message = stderr(&bad);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.contains("heptaview.toml") && message.contains("cruise_speed"),
+        "{message}"
+    );
+}
+
+#[test]
+fn replay_errors_are_one_line_and_a_corrupt_image_is_a_counted_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = small_drive(dir.path(), "0.3");
+
+    let not_a_log = dir.path().join("empty");
+    std::fs::create_dir(&not_a_log).unwrap();
+    let output = heptaview(&["replay", not_a_log.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
+    assert!(stderr(&output).contains("empty"), "{}", stderr(&output));
+
+    let unknown_camera = heptaview(&["replay", log.to_str().unwrap(), "--cameras", "ring_roof"]);
+    assert_eq!(unknown_camera.status.code(), Some(2));
+    assert!(
+        stderr(&unknown_camera).contains("ring_roof"),
+        "{}",
+        stderr(&unknown_camera)
+    );
+
+    // One image cut short in the middle of the log.
+    let camera = log.join("sensors/cameras/ring_front_center");
+    let mut images: Vec<_> = std::fs::read_dir(&camera)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    images.sort();
+    let bytes = std::fs::read(&images[1]).unwrap();
+    std::fs::write(&images[1], &bytes[..bytes.len() / 2]).unwrap();
+    let report_path = dir.path().join("report.json");
+    let output = heptaview(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--report",
+        report_path.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    assert_eq!(report["frames"]["dropped"]["decode_error"], 1);
+    assert_eq!(report["frames"]["input"], 21);
+
+    // Unreadable calibration.
+    std::fs::write(log.join("calibration/intrinsics.feather"), b"not arrow").unwrap();
+    let output = heptaview(&["replay", log.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("intrinsics.feather"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn ctrl_c_ends_a_replay_with_a_partial_report_and_a_valid_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = small_drive(dir.path(), "4");
+    let recording = dir.path().join("run.rrd");
+    let report_path = dir.path().join("report.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_heptaview"))
+        .args([
+            "replay",
+            log.to_str().unwrap(),
+            "--speed",
+            "1",
+            "--rerun",
+            &format!("save:{}", recording.display()),
+            "--report",
+            report_path.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    assert_eq!(report["stopped_early"], true);
+    let frames = &report["frames"];
+    let input = frames["input"].as_u64().unwrap();
+    assert!(input > 0 && input < 280, "{frames}");
+    let dropped: u64 = frames["dropped"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        input,
+        frames["processed"].as_u64().unwrap()
+            + frames["skipped_keyframe"].as_u64().unwrap()
+            + dropped
+    );
+    let verify = Command::new(venv_tool("rerun"))
+        .args(["rrd", "verify", recording.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", stderr(&verify));
+}
+
+#[test]
+fn demo_generates_once_replays_and_leaves_a_recording_and_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let output = heptaview(&["demo", "--out", out.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let said = stderr(&output);
+    assert!(said.contains("demo: generated"), "{said}");
+    assert!(said.contains("eval decisions: agreement"), "{said}");
+    assert!(said.contains("open the recording:"), "{said}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["framesets"]["total"], 100);
+    assert_eq!(report["frames"]["input"], 700);
+    assert!(report["eval"]["decision_agreement"].as_f64().unwrap() > 0.5);
+    assert_eq!(report["rerun"]["images"], 700);
+    let verify = Command::new(venv_tool("rerun"))
+        .args(["rrd", "verify", out.join("demo.rrd").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    assert!(!out.join("urban_mixed.partial").exists());
+}

@@ -29,7 +29,7 @@ pub const DRIVING_CLASSES: [&str; 9] = [
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct DetectorConfig {
     /// Candidates below this score are dropped before NMS.
     pub score_threshold: f32,

@@ -26,6 +26,7 @@ pub enum ExecutionProvider {
 
 /// How to run a model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SessionConfig {
     /// Threads ONNX Runtime may use inside one operator.
     pub intra_threads: usize,

@@ -25,6 +25,7 @@ use crate::report::{
     CameraHealth, Compression, FrameSetCounts, Inference, Latencies, Report, Throughput,
 };
 use crate::runtime::{Control, join_all, spawn_stage};
+use crate::sinks::rerun::RerunConfig;
 use crate::stages::compress::{CompressConfig, CompressionCounters, Compressor};
 use crate::stages::detect::{ClassifyStage, DetectStage, InferenceCounters};
 use crate::stages::sync::{SyncConfig, Synchroniser};
@@ -46,6 +47,20 @@ pub struct PipelineConfig {
     /// Items each queue between stages holds.
     pub queue_capacity: usize,
     pub backpressure: Backpressure,
+    pub rerun: RerunConfig,
+}
+
+/// The defaults, commented: what `heptaview config --print-default` prints.
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("default_config.toml");
+
+impl PipelineConfig {
+    /// A configuration file; what it leaves out keeps its default.
+    pub fn load(path: &Path) -> Result<Self, PipelineError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PipelineError::Config(format!("cannot read {}: {e}", path.display())))?;
+        toml::from_str(&text)
+            .map_err(|e| PipelineError::Config(format!("{}: {}", path.display(), e.message())))
+    }
 }
 
 impl Default for PipelineConfig {
@@ -61,6 +76,7 @@ impl Default for PipelineConfig {
             classify: true,
             queue_capacity: 4,
             backpressure: Backpressure::Lossless,
+            rerun: RerunConfig::default(),
         }
     }
 }
@@ -457,4 +473,64 @@ fn replay_source(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+
+    /// Every key of a TOML table, with its section (`sync.tolerance_ms`).
+    fn keys(value: &toml::Value, prefix: &str, out: &mut Vec<String>) {
+        if let toml::Value::Table(table) = value {
+            for (key, value) in table {
+                let path = format!("{prefix}{key}");
+                if value.is_table() {
+                    keys(value, &format!("{path}."), out);
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_printed_defaults_are_the_defaults_and_name_every_parameter() {
+        let parsed: PipelineConfig = toml::from_str(DEFAULT_CONFIG_TOML).unwrap();
+        assert_eq!(parsed, PipelineConfig::default());
+        // Every parameter appears, set or as a commented example.
+        let defaults = toml::Value::try_from(PipelineConfig::default()).unwrap();
+        let mut names = Vec::new();
+        keys(&defaults, "", &mut names);
+        for name in names {
+            let key = name.rsplit('.').next().unwrap();
+            assert!(
+                DEFAULT_CONFIG_TOML.contains(&format!("{key} = "))
+                    || DEFAULT_CONFIG_TOML.contains(&format!("# {key} = ")),
+                "{name} is not in default_config.toml"
+            );
+        }
+        for optional in ["budget_calls_per_s", "max_images_per_s", "intra_threads"] {
+            assert!(DEFAULT_CONFIG_TOML.contains(&format!("# {optional} = ")));
+        }
+    }
+
+    #[test]
+    fn a_partial_file_keeps_the_other_defaults_and_a_misspelt_key_is_refused() {
+        let partial: PipelineConfig = toml::from_str(
+            "[planner]\ncruise_speed_mps = 8.0\n[session]\nexecution_providers = [\"cpu\"]\n",
+        )
+        .unwrap();
+        assert_eq!(partial.planner.cruise_speed_mps, 8.0);
+        assert_eq!(partial.planner.hold_s, PlannerConfig::default().hold_s);
+        assert_eq!(partial.session, SessionConfig::default());
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "[planner]\ncruise_speed = 8.0\n").unwrap();
+        let error = PipelineConfig::load(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("bad.toml") && error.contains("cruise_speed"),
+            "{error}"
+        );
+    }
 }

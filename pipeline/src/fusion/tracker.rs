@@ -12,7 +12,7 @@ use super::associate::{FusedObject, family};
 use crate::types::{CameraId, Track};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct TrackerConfig {
     /// Random acceleration of the motion model, m/s².
     pub acceleration_sigma: f64,

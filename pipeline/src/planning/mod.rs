@@ -19,7 +19,7 @@ use crate::stage::{Output, Stage};
 use crate::types::{Action, Decision, FrameSet, SlotStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct PlannerConfig {
     /// Cruising speed with a clear road, m/s.
     pub cruise_speed_mps: f64,

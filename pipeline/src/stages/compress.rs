@@ -35,7 +35,7 @@ pub enum KeyframeMode {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct CompressConfig {
     pub keyframes: KeyframeMode,
     /// Mean absolute difference (grey levels, 0..255) of the 32x24 thumbnail

@@ -28,7 +28,7 @@ pub enum SyncClock {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct SyncConfig {
     pub tolerance_ms: f64,
     pub max_wait_ms: f64,
