@@ -88,6 +88,8 @@ impl Slot {
 pub struct Track {
     pub id: u64,
     pub class: String,
+    /// The classifier's latest vehicle subtype for it (car, van, pickup, ...).
+    pub subtype: Option<&'static str>,
     /// Ego frame at the frame set's time, metres.
     pub position_m: [f64; 2],
     /// Over the ground (ego motion removed), in ego axes, m/s.

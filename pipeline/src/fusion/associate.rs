@@ -11,6 +11,8 @@ use crate::types::CameraId;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FusedObject {
     pub class: String,
+    /// The subtype of its most confident observation that has one.
+    pub subtype: Option<&'static str>,
     pub score: f32,
     /// Ego frame, metres.
     pub position: Point2<f64>,
@@ -75,6 +77,9 @@ pub fn fuse(mut observations: Vec<GroundObservation>) -> Vec<FusedObject> {
                 if !object.cameras.contains(&observation.camera) {
                     object.cameras.push(observation.camera);
                 }
+                if object.subtype.is_none() {
+                    object.subtype = observation.subtype;
+                }
                 if observation.score > object.score {
                     object.score = observation.score;
                     object.class = observation.class;
@@ -85,6 +90,7 @@ pub fn fuse(mut observations: Vec<GroundObservation>) -> Vec<FusedObject> {
                 fused.push((
                     FusedObject {
                         class: observation.class,
+                        subtype: observation.subtype,
                         score: observation.score,
                         position: observation.position,
                         sigma_m: observation.sigma_m,
@@ -114,6 +120,7 @@ mod tests {
         GroundObservation {
             camera: CameraId(camera),
             class: class.to_owned(),
+            subtype: None,
             score,
             position: Point2::new(x, y),
             sigma_m: sigma,

@@ -29,6 +29,8 @@ pub enum Method {
 pub struct GroundObservation {
     pub camera: CameraId,
     pub class: String,
+    /// The classifier's vehicle subtype (car, van, pickup, ...), when it ran.
+    pub subtype: Option<&'static str>,
     pub score: f32,
     /// Ego frame, metres (x forward, y left).
     pub position: Point2<f64>,
@@ -96,6 +98,7 @@ pub fn observe(
         0.0
     };
     let class = detection.detection.class.clone();
+    let subtype = detection.attributes.subtype.map(|s| s.name());
     let origin = camera.ego_from_camera().translation.vector;
     let camera_height = origin.z;
 
@@ -112,6 +115,7 @@ pub fn observe(
         return Some(GroundObservation {
             camera: camera_id,
             class,
+            subtype,
             score: detection.detection.score,
             position: Point2::new(ground.x, ground.y),
             sigma_m: sigma,
@@ -149,6 +153,7 @@ pub fn observe(
     Some(GroundObservation {
         camera: camera_id,
         class,
+        subtype,
         score: detection.detection.score,
         position: Point2::from(position),
         sigma_m: 0.3 + KNOWN_HEIGHT_RELATIVE_SIGMA * range + side_cut_sigma,

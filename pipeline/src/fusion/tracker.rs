@@ -40,6 +40,7 @@ impl Default for TrackerConfig {
 struct Filter {
     id: u64,
     class: String,
+    subtype: Option<&'static str>,
     /// px, py, vx, vy in the world frame.
     state: Vector4<f64>,
     covariance: Matrix4<f64>,
@@ -171,6 +172,9 @@ impl Tracker {
             if objects[o].score > 0.0 {
                 filter.class = objects[o].class.clone();
             }
+            if objects[o].subtype.is_some() {
+                filter.subtype = objects[o].subtype;
+            }
         }
 
         // Births.
@@ -183,6 +187,7 @@ impl Tracker {
             self.filters.push(Filter {
                 id: self.next_id,
                 class: object.class.clone(),
+                subtype: object.subtype,
                 state: Vector4::new(world[o].x, world[o].y, 0.0, 0.0),
                 covariance: Matrix4::from_diagonal(&Vector4::new(
                     sigma2,
@@ -230,6 +235,7 @@ impl Tracker {
                 Track {
                     id: f.id,
                     class: f.class.clone(),
+                    subtype: f.subtype,
                     position_m: [position.x, position.y],
                     velocity_mps: [velocity.x, velocity.y],
                     cameras: f.cameras.clone(),
@@ -248,6 +254,7 @@ mod tests {
     fn object(x: f64, y: f64, class: &str) -> FusedObject {
         FusedObject {
             class: class.to_owned(),
+            subtype: None,
             score: 0.8,
             position: Point2::new(x, y),
             sigma_m: 0.3,
@@ -284,6 +291,20 @@ mod tests {
         );
         assert!((track.position_m[0] - 29.5).abs() < 0.3, "{track:?}");
         assert_eq!(track.id, 1);
+    }
+
+    #[test]
+    fn a_track_keeps_the_subtype_the_classifier_last_gave_it() {
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        let identity = Isometry3::identity();
+        let pickup = FusedObject {
+            subtype: Some("pickup"),
+            ..object(15.0, -3.0, "truck")
+        };
+        tracker.step(0, &identity, std::slice::from_ref(&pickup), &|_| true);
+        // Later frames without a classifier verdict (e.g. the crop was too small).
+        let tracks = tracker.step(S / 10, &identity, &[object(15.0, -3.0, "truck")], &|_| true);
+        assert_eq!(tracks[0].subtype, Some("pickup"));
     }
 
     #[test]

@@ -252,6 +252,7 @@ mod tests {
         Track {
             id: 1,
             class: class.to_owned(),
+            subtype: None,
             position_m: [x, y],
             velocity_mps: [vx, vy],
             cameras: vec![CameraId(0)],

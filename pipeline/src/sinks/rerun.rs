@@ -376,8 +376,12 @@ impl RerunSink {
         let labels: Vec<String> = tracks
             .iter()
             .map(|t| {
+                let subtype = t
+                    .subtype
+                    .filter(|s| *s != t.class)
+                    .map_or(String::new(), |s| format!(" ({s})"));
                 format!(
-                    "#{} {} {:.1} m/s",
+                    "#{} {}{subtype} {:.1} m/s",
                     t.id,
                     t.class,
                     t.velocity_mps[0].hypot(t.velocity_mps[1])
