@@ -103,7 +103,9 @@ pub fn observe(
     let camera_height = origin.z;
 
     let contact = Point2::new(f64::from(x1 + x2) / 2.0, f64::from(y2));
-    let on_ground = (!cut_bottom)
+    // Signs and lights hang above the road: their box's bottom is not on it.
+    let stands_on_road = !matches!(class.as_str(), "traffic light" | "stop sign");
+    let on_ground = (!cut_bottom && stands_on_road)
         .then(|| camera.pixel_to_ground(&contact))
         .flatten();
     if let Some(ground) = on_ground {
@@ -250,6 +252,29 @@ mod tests {
             "{range} vs bound {bound}"
         );
         assert!(found.position.y.abs() < 0.5);
+    }
+
+    #[test]
+    fn a_stop_sign_on_its_pole_is_placed_by_its_size_not_by_its_bottom_edge() {
+        let rig = argoverse2_rig().unwrap();
+        let camera = rig.camera("ring_front_center").unwrap();
+        // A 0.75 m sign whose panel spans 1.5..2.25 m above the road, 20 m ahead.
+        let bottom = camera
+            .project_ego_point(&Point3::new(20.0, -3.0, 1.5))
+            .unwrap();
+        let top = camera
+            .project_ego_point(&Point3::new(20.0, -3.0, 2.25))
+            .unwrap();
+        let half = ((bottom.y - top.y) / 2.0) as f32;
+        let sign = [
+            bottom.x as f32 - half,
+            top.y as f32,
+            bottom.x as f32 + half,
+            bottom.y as f32,
+        ];
+        let found = observe(CameraId(0), camera, &detection("stop sign", sign)).unwrap();
+        assert_eq!(found.method, Method::KnownHeight);
+        assert!((found.position.x - 20.0).abs() < 2.0, "{}", found.position);
     }
 
     #[test]

@@ -74,6 +74,8 @@ pub struct PlanStage {
     milder_since: Option<u64>,
     /// Per track id: (time, forward speed, smoothed deceleration).
     speeds: Vec<(u64, u64, f64, f64)>,
+    /// Stop signs the car has stopped at: they no longer hold it.
+    served_stop_signs: Vec<u64>,
 }
 
 impl PlanStage {
@@ -91,6 +93,7 @@ impl PlanStage {
             current: None,
             milder_since: None,
             speeds: Vec::new(),
+            served_stop_signs: Vec::new(),
         }
     }
 
@@ -132,6 +135,25 @@ impl PlanStage {
         }
         self.speeds = next;
         self.speeds.iter().map(|(id, _, _, a)| (*id, *a)).collect()
+    }
+
+    /// A stop sign near ahead while the car stands has been obeyed: from now
+    /// on it lets the car go.
+    fn serve_stop_signs(&mut self, ego_speed_mps: f64, tracks: &[crate::types::Track]) {
+        const STOPPED_MPS: f64 = 0.5;
+        const AT_THE_SIGN_M: f64 = 15.0;
+        if ego_speed_mps >= STOPPED_MPS {
+            return;
+        }
+        for track in tracks {
+            let gap = track.position_m[0] - self.config.front_offset_m;
+            if track.class == "stop sign"
+                && gap <= AT_THE_SIGN_M
+                && !self.served_stop_signs.contains(&track.id)
+            {
+                self.served_stop_signs.push(track.id);
+            }
+        }
     }
 
     /// Escalate at once; ease off only after the milder proposal held `hold_s`.
@@ -222,13 +244,16 @@ impl Stage for PlanStage {
             })
             .count();
         let decelerations = self.decelerations(set.reference_ns, &set.tracks);
+        let ego_speed = self.ego_speed(set.reference_ns);
+        self.serve_stop_signs(ego_speed, &set.tracks);
         let situation = Situation {
             t_ns: set.reference_ns,
-            ego_speed_mps: self.ego_speed(set.reference_ns),
+            ego_speed_mps: ego_speed,
             tracks: &set.tracks,
             blind_path_cameras: &blind,
             red_lights_ahead: red_lights,
             decelerations: &decelerations,
+            served_stop_signs: &self.served_stop_signs,
         };
         let proposal = decide(&self.config, &situation);
         set.decision = Some(self.with_hysteresis(proposal));

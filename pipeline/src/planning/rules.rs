@@ -17,6 +17,8 @@ pub struct Situation<'a> {
     pub red_lights_ahead: usize,
     /// Per track id, how hard it is braking (m/s², positive when slowing).
     pub decelerations: &'a [(u64, f64)],
+    /// Stop-sign tracks the car has already stopped at.
+    pub served_stop_signs: &'a [u64],
 }
 
 /// Below this age a track's velocity is not trusted.
@@ -41,6 +43,15 @@ fn braking_needed(speed: f64, gap: f64, lead_speed: f64, deceleration: f64) -> O
     }
     let lead_stops_at = gap + lead_speed * lead_speed / (2.0 * deceleration);
     Some(speed * speed / (2.0 * (lead_stops_at - STANDSTILL_GAP_M).max(0.5)))
+}
+
+/// A stop sign this far beside the corridor (m) still applies (signs stand
+/// at the roadside, beyond a parking lane).
+const STOP_SIGN_LATERAL_M: f64 = 8.0;
+
+/// Signs and lights are not obstacles in the path: they have rules of their own.
+pub fn is_road_furniture(class: &str) -> bool {
+    matches!(class, "traffic light" | "stop sign")
 }
 
 fn is_vulnerable(class: &str) -> bool {
@@ -78,6 +89,20 @@ pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
         let [x, y] = track.position_m;
         let gap = x - config.front_offset_m;
         if gap <= 0.0 || gap > look_ahead {
+            continue;
+        }
+        if is_road_furniture(&track.class) {
+            let beside = y.abs() <= config.corridor_half_width_m + STOP_SIGN_LATERAL_M;
+            if track.class == "stop sign"
+                && beside
+                && !situation.served_stop_signs.contains(&track.id)
+            {
+                candidates.push(Candidate {
+                    action: Action::Stop,
+                    target_speed_mps: 0.0,
+                    reason: format!("stop sign {gap:.1} m ahead: stopping at it"),
+                });
+            }
             continue;
         }
         let [vx, vy] = track.velocity_mps;
@@ -274,6 +299,7 @@ mod tests {
             blind_path_cameras: &[],
             red_lights_ahead: 0,
             decelerations,
+            served_stop_signs: &[],
         }
     }
 
@@ -427,6 +453,33 @@ mod tests {
                 Action::Stop,
                 "red traffic light",
             ),
+            (
+                "stop sign at the roadside ahead",
+                10.0,
+                vec![track("stop sign", 25.0, -5.0, 0.0, 0.0)],
+                vec![],
+                0,
+                Action::Stop,
+                "stop sign",
+            ),
+            (
+                "a traffic light over the lane is no obstacle",
+                10.0,
+                vec![track("traffic light", 20.0, 0.0, 0.0, 0.0)],
+                vec![],
+                0,
+                Action::Cruise,
+                "clear",
+            ),
+            (
+                "a stop sign across the junction's far side, off the road",
+                10.0,
+                vec![track("stop sign", 20.0, 15.0, 0.0, 0.0)],
+                vec![],
+                0,
+                Action::Cruise,
+                "clear",
+            ),
         ];
         for (what, speed, tracks, blind, red, expected, word) in cases {
             let situation = Situation {
@@ -436,6 +489,7 @@ mod tests {
                 blind_path_cameras: &blind,
                 red_lights_ahead: red,
                 decelerations: &[],
+                served_stop_signs: &[],
             };
             let decision = decide(&config, &situation);
             assert_eq!(decision.action, expected, "{what}: {decision:?}");
@@ -465,6 +519,7 @@ mod tests {
                 blind_path_cameras: &[],
                 red_lights_ahead: 0,
                 decelerations: &[(1, 5.0)],
+                served_stop_signs: &[],
             },
         );
         assert_eq!(braking.action, Action::Stop, "{braking:?}");
@@ -473,6 +528,16 @@ mod tests {
             "{:?}",
             braking.reasons
         );
+    }
+
+    #[test]
+    fn a_stop_sign_the_car_has_stopped_at_lets_it_go() {
+        let config = PlannerConfig::default();
+        let sign = [track("stop sign", 12.0, -4.0, 0.0, 0.0)];
+        let mut situation = situation(0.0, &sign, &[]);
+        assert_eq!(decide(&config, &situation).action, Action::Stop);
+        situation.served_stop_signs = &[1];
+        assert_eq!(decide(&config, &situation).action, Action::Cruise);
     }
 
     #[test]
