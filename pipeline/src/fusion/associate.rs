@@ -18,6 +18,8 @@ pub struct FusedObject {
     pub position: Point2<f64>,
     pub sigma_m: f64,
     pub cameras: Vec<CameraId>,
+    /// Every observation of it was cut by an image side.
+    pub partial: bool,
 }
 
 /// Classes the detector confuses with one another fuse (and track) together.
@@ -74,6 +76,7 @@ pub fn fuse(mut observations: Vec<GroundObservation>) -> Vec<FusedObject> {
                 );
                 object.sigma_m = (1.0 / total).sqrt();
                 *weight_sum = total;
+                object.partial &= observation.cut_side;
                 if !object.cameras.contains(&observation.camera) {
                     object.cameras.push(observation.camera);
                 }
@@ -95,6 +98,7 @@ pub fn fuse(mut observations: Vec<GroundObservation>) -> Vec<FusedObject> {
                         position: observation.position,
                         sigma_m: observation.sigma_m,
                         cameras: vec![observation.camera],
+                        partial: observation.cut_side,
                     },
                     weight,
                 ));
@@ -126,6 +130,7 @@ mod tests {
             sigma_m: sigma,
             method: Method::GroundContact,
             truncated: false,
+            cut_side: false,
         }
     }
 

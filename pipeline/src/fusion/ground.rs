@@ -39,6 +39,9 @@ pub struct GroundObservation {
     pub method: Method,
     /// The box touches the image border.
     pub truncated: bool,
+    /// The box is cut by the image's left or right side: its position is
+    /// of a part of the object only.
+    pub cut_side: bool,
 }
 
 /// Typical heights (m) of COCO driving classes, for the known-height fallback.
@@ -123,6 +126,7 @@ pub fn observe(
             sigma_m: sigma,
             method: Method::GroundContact,
             truncated,
+            cut_side,
         });
     }
 
@@ -161,6 +165,7 @@ pub fn observe(
         sigma_m: 0.3 + KNOWN_HEIGHT_RELATIVE_SIGMA * range + side_cut_sigma,
         method: Method::KnownHeight,
         truncated,
+        cut_side,
     })
 }
 

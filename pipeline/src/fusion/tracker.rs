@@ -177,9 +177,11 @@ impl Tracker {
             }
         }
 
-        // Births.
+        // Births, from objects seen whole: a box cut by the image's side
+        // places only a part of its object (possibly beside it, in free space),
+        // so it may update a track but not start one.
         for (o, object) in objects.iter().enumerate() {
-            if object_taken[o] {
+            if object_taken[o] || object.partial {
                 continue;
             }
             let sigma2 = object.sigma_m * object.sigma_m;
@@ -255,6 +257,7 @@ mod tests {
         FusedObject {
             class: class.to_owned(),
             subtype: None,
+            partial: false,
             score: 0.8,
             position: Point2::new(x, y),
             sigma_m: 0.3,
@@ -305,6 +308,30 @@ mod tests {
         // Later frames without a classifier verdict (e.g. the crop was too small).
         let tracks = tracker.step(S / 10, &identity, &[object(15.0, -3.0, "truck")], &|_| true);
         assert_eq!(tracks[0].subtype, Some("pickup"));
+    }
+
+    #[test]
+    fn an_object_seen_only_cut_by_an_image_side_updates_a_track_but_starts_none() {
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        let identity = Isometry3::identity();
+        let cut = |x: f64| FusedObject {
+            partial: true,
+            sigma_m: 2.0,
+            ..object(x, -2.0, "car")
+        };
+        for k in 0..3 {
+            let tracks = tracker.step(k * S / 10, &identity, &[cut(8.0)], &|_| true);
+            assert!(tracks.is_empty(), "{tracks:?}");
+        }
+        // Seen whole, the object gets a track, which a cut view then keeps up.
+        tracker.step(3 * S / 10, &identity, &[object(8.0, -3.0, "car")], &|_| {
+            true
+        });
+        tracker.step(4 * S / 10, &identity, &[object(8.0, -3.0, "car")], &|_| {
+            true
+        });
+        let tracks = tracker.step(5 * S / 10, &identity, &[cut(8.5)], &|_| true);
+        assert_eq!(tracks.len(), 1, "{tracks:?}");
     }
 
     #[test]
