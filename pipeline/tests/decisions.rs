@@ -89,3 +89,8 @@ fn a_car_overtaking_on_the_left_is_no_reason_to_brake() {
 fn a_car_cutting_in_is_followed() {
     assert_scenario("cut_in", 0.95);
 }
+
+#[test]
+fn urban_traffic_is_followed_past_parked_cars_without_phantom_braking() {
+    assert_scenario("urban_mixed", 0.95);
+}

@@ -73,8 +73,10 @@ fn typical_length_m(class: &str) -> f64 {
     }
 }
 
-/// Pixels a box edge may be from the border and still count as cut by it.
-const BORDER_PX: f32 = 2.0;
+/// A box edge this close to the image border (a share of the image width)
+/// counts as cut by it: the detector's boxes of objects running out of the
+/// image often stop a few pixels short of the edge.
+const BORDER_FRACTION: f32 = 0.015;
 /// Row uncertainty of a box's bottom edge, pixels.
 const BOTTOM_ROW_SIGMA_PX: f64 = 2.0;
 /// Relative range error of the known-height estimate (people and cars vary).
@@ -89,9 +91,10 @@ pub fn observe(
     let k = camera.model().intrinsics();
     let [x1, y1, x2, y2] = detection.detection.bbox;
     let (width, height) = (k.width_px as f32, k.height_px as f32);
-    let cut_bottom = y2 >= height - 1.0 - BORDER_PX;
-    let cut_side = x1 <= BORDER_PX || x2 >= width - 1.0 - BORDER_PX;
-    let truncated = cut_bottom || cut_side || y1 <= BORDER_PX;
+    let border = (BORDER_FRACTION * width).max(2.0);
+    let cut_bottom = y2 >= height - 1.0 - border;
+    let cut_side = x1 <= border || x2 >= width - 1.0 - border;
+    let truncated = cut_bottom || cut_side || y1 <= border;
     // A box cut by a side of the image holds only part of the object: its
     // bottom centre lies off the object's centre towards the image's middle,
     // by up to half the object's length.
