@@ -10,9 +10,23 @@ use proptest::prelude::*;
 /// is well conditioned (as over the image of any sound calibration).
 pub const FOLD_MARGIN: f64 = 0.9;
 
-/// Whether a normalised image point (x/z, y/z) is well inside the lens's fold.
+/// The distorted radius must still grow at least this fast (relative to a
+/// pinhole) everywhere up to a test point: where the radial curve flattens
+/// the image is squeezed so much that no calibration is used there, and its
+/// inverse turns ill-conditioned even before the fold.
+pub const MIN_RADIAL_SLOPE: f64 = 0.25;
+
+/// Whether a normalised image point (x/z, y/z) is well inside the lens's fold
+/// and where its distortion is well conditioned.
 pub fn well_inside_fold(model: &CameraModel, normalised: Vector2<f64>) -> bool {
-    normalised.norm() < FOLD_MARGIN * model.fold_radius()
+    let radius = normalised.norm();
+    let d = model.distortion();
+    let slope = |r: f64| {
+        let r2 = r * r;
+        1.0 + r2 * (3.0 * d.k1 + r2 * (5.0 * d.k2 + r2 * 7.0 * d.k3))
+    };
+    radius < FOLD_MARGIN * model.fold_radius()
+        && (0..=100).all(|i| slope(radius * f64::from(i) / 100.0) >= MIN_RADIAL_SLOPE)
 }
 
 /// Image sizes from VGA to 4K, fields of view from about 35° to 120°, the
