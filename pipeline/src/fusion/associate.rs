@@ -18,7 +18,7 @@ pub struct FusedObject {
     pub position: Point2<f64>,
     pub sigma_m: f64,
     pub cameras: Vec<CameraId>,
-    /// Every observation of it was cut by an image side.
+    /// Every observation of it was cut by one side of its image.
     pub partial: bool,
 }
 
@@ -76,7 +76,7 @@ pub fn fuse(mut observations: Vec<GroundObservation>) -> Vec<FusedObject> {
                 );
                 object.sigma_m = (1.0 / total).sqrt();
                 *weight_sum = total;
-                object.partial &= observation.cut_side;
+                object.partial &= observation.cut_one_side;
                 if !object.cameras.contains(&observation.camera) {
                     object.cameras.push(observation.camera);
                 }
@@ -98,7 +98,7 @@ pub fn fuse(mut observations: Vec<GroundObservation>) -> Vec<FusedObject> {
                         position: observation.position,
                         sigma_m: observation.sigma_m,
                         cameras: vec![observation.camera],
-                        partial: observation.cut_side,
+                        partial: observation.cut_one_side,
                     },
                     weight,
                 ));
@@ -130,7 +130,7 @@ mod tests {
             sigma_m: sigma,
             method: Method::GroundContact,
             truncated: false,
-            cut_side: false,
+            cut_one_side: false,
         }
     }
 

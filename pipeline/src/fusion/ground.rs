@@ -39,9 +39,10 @@ pub struct GroundObservation {
     pub method: Method,
     /// The box touches the image border.
     pub truncated: bool,
-    /// The box is cut by the image's left or right side: its position is
-    /// of a part of the object only.
-    pub cut_side: bool,
+    /// The box is cut by the image's left or right side (not both): its
+    /// position is of a part of the object only, perhaps beside it. (A box
+    /// cut by both sides is an object filling the view: surely there.)
+    pub cut_one_side: bool,
 }
 
 /// Typical heights (m) of COCO driving classes, for the known-height fallback.
@@ -93,7 +94,9 @@ pub fn observe(
     let (width, height) = (k.width_px as f32, k.height_px as f32);
     let border = (BORDER_FRACTION * width).max(2.0);
     let cut_bottom = y2 >= height - 1.0 - border;
-    let cut_side = x1 <= border || x2 >= width - 1.0 - border;
+    let (cut_left, cut_right) = (x1 <= border, x2 >= width - 1.0 - border);
+    let cut_side = cut_left || cut_right;
+    let cut_one_side = cut_left != cut_right;
     let truncated = cut_bottom || cut_side || y1 <= border;
     // A box cut by a side of the image holds only part of the object: its
     // bottom centre lies off the object's centre towards the image's middle,
@@ -129,7 +132,7 @@ pub fn observe(
             sigma_m: sigma,
             method: Method::GroundContact,
             truncated,
-            cut_side,
+            cut_one_side,
         });
     }
 
@@ -168,7 +171,7 @@ pub fn observe(
         sigma_m: 0.3 + KNOWN_HEIGHT_RELATIVE_SIGMA * range + side_cut_sigma,
         method: Method::KnownHeight,
         truncated,
-        cut_side,
+        cut_one_side,
     })
 }
 
@@ -283,6 +286,42 @@ mod tests {
         let found = observe(CameraId(0), camera, &detection("stop sign", sign)).unwrap();
         assert_eq!(found.method, Method::KnownHeight);
         assert!((found.position.x - 20.0).abs() < 2.0, "{}", found.position);
+    }
+
+    #[test]
+    fn a_box_cut_by_one_side_is_a_partial_view_and_one_filling_the_image_is_not() {
+        let rig = argoverse2_rig().unwrap();
+        let camera = rig.camera("ring_front_center").unwrap();
+        let k = camera.model().intrinsics();
+        let (w, h) = (k.width_px as f32, k.height_px as f32);
+        let bottom = h * 0.8;
+        let right = observe(
+            CameraId(0),
+            camera,
+            &detection("car", [w * 0.7, h * 0.5, w - 3.0, bottom]),
+        )
+        .unwrap();
+        assert!(right.cut_one_side && right.truncated);
+        let whole = observe(
+            CameraId(0),
+            camera,
+            &detection("car", [w * 0.4, h * 0.5, w * 0.6, bottom]),
+        )
+        .unwrap();
+        assert!(!whole.cut_one_side);
+        assert!(
+            right.sigma_m > whole.sigma_m + 1.0,
+            "{} vs {}",
+            right.sigma_m,
+            whole.sigma_m
+        );
+        let filling = observe(
+            CameraId(0),
+            camera,
+            &detection("bus", [1.0, h * 0.2, w - 1.0, bottom]),
+        )
+        .unwrap();
+        assert!(!filling.cut_one_side && filling.truncated);
     }
 
     #[test]

@@ -138,10 +138,10 @@ impl PlanStage {
     }
 
     /// A stop sign near ahead while the car stands has been obeyed: from now
-    /// on it lets the car go.
+    /// on it lets the car go. (The rules ask to stop about 10 m before it.)
     fn serve_stop_signs(&mut self, ego_speed_mps: f64, tracks: &[crate::types::Track]) {
         const STOPPED_MPS: f64 = 0.5;
-        const AT_THE_SIGN_M: f64 = 15.0;
+        const AT_THE_SIGN_M: f64 = 20.0;
         if ego_speed_mps >= STOPPED_MPS {
             return;
         }

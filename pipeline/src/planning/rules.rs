@@ -45,6 +45,10 @@ fn braking_needed(speed: f64, gap: f64, lead_speed: f64, deceleration: f64) -> O
     Some(speed * speed / (2.0 * (lead_stops_at - STANDSTILL_GAP_M).max(0.5)))
 }
 
+/// Braking a passenger is comfortable with, m/s².
+const COMFORT_BRAKING_MPS2: f64 = 2.5;
+/// Room kept before a stop sign, metres.
+const STOP_SIGN_MARGIN_M: f64 = 10.0;
 /// A stop sign this far beside the corridor (m) still applies (signs stand
 /// at the roadside, beyond a parking lane).
 const STOP_SIGN_LATERAL_M: f64 = 8.0;
@@ -97,10 +101,18 @@ pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
                 && beside
                 && !situation.served_stop_signs.contains(&track.id)
             {
+                // Stop when comfortable braking needs the room left; before
+                // that, slow down towards it.
+                let stopping_m = speed * speed / (2.0 * COMFORT_BRAKING_MPS2) + STOP_SIGN_MARGIN_M;
+                let (action, what_now) = if gap <= stopping_m {
+                    (Action::Stop, "stopping at it")
+                } else {
+                    (Action::Yield, "slowing down")
+                };
                 candidates.push(Candidate {
-                    action: Action::Stop,
-                    target_speed_mps: 0.0,
-                    reason: format!("stop sign {gap:.1} m ahead: stopping at it"),
+                    action,
+                    target_speed_mps: target_speed(config, action, speed),
+                    reason: format!("stop sign {gap:.1} m ahead: {what_now}"),
                 });
             }
             continue;
@@ -461,6 +473,15 @@ mod tests {
                 0,
                 Action::Stop,
                 "stop sign",
+            ),
+            (
+                "stop sign far ahead",
+                10.0,
+                vec![track("stop sign", 36.0, -5.0, 0.0, 0.0)],
+                vec![],
+                0,
+                Action::Yield,
+                "slowing down",
             ),
             (
                 "a traffic light over the lane is no obstacle",
