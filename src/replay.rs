@@ -42,7 +42,7 @@ pub struct Args {
     #[arg(long, value_parser = ["auto", "off"])]
     keyframes: Option<String>,
     /// Detector calls per second of stream time, all cameras together.
-    #[arg(long, value_name = "CALLS_PER_S")]
+    #[arg(long, value_name = "CALLS_PER_S", value_parser = positive)]
     budget: Option<f64>,
     /// Rerun output: `off`, `save:PATH.rrd`, `spawn` (a new viewer), or
     /// `connect[:URL]` (a running viewer; default rerun+http://127.0.0.1:9876/proxy).
@@ -50,7 +50,7 @@ pub struct Args {
     rerun: RerunTarget,
     /// Most images per camera per second of sensor time sent to Rerun (for
     /// long runs: the viewer keeps images in memory) [default: every image].
-    #[arg(long, value_name = "HZ")]
+    #[arg(long, value_name = "HZ", value_parser = positive)]
     rerun_image_rate: Option<f64>,
     /// Write the JSON run report here.
     #[arg(long, value_name = "PATH")]
@@ -64,6 +64,13 @@ pub struct Args {
     /// all); flags given here override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+}
+
+fn positive(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() && value > 0.0 => Ok(value),
+        _ => Err(format!("`{text}` is not a positive number")),
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -58,8 +58,84 @@ impl PipelineConfig {
     pub fn load(path: &Path) -> Result<Self, PipelineError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| PipelineError::Config(format!("cannot read {}: {e}", path.display())))?;
-        toml::from_str(&text)
-            .map_err(|e| PipelineError::Config(format!("{}: {}", path.display(), e.message())))
+        let config: Self = toml::from_str(&text).map_err(|e| {
+            let place = e.span().map_or(String::new(), |span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(" (line {line}, column {column})")
+            });
+            PipelineError::Config(format!("{}{place}: {}", path.display(), e.message().trim()))
+        })?;
+        config
+            .validate()
+            .map_err(|why| PipelineError::Config(format!("{}: {why}", path.display())))?;
+        Ok(config)
+    }
+
+    /// Values that no stage can work with: rates and limits that are not
+    /// positive, and anything not finite.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("sync.max_wait_ms", self.sync.max_wait_ms),
+            ("compress.max_interval_ms", self.compress.max_interval_ms),
+            (
+                "tracker.acceleration_sigma",
+                self.tracker.acceleration_sigma,
+            ),
+            ("tracker.gate_chi2", self.tracker.gate_chi2),
+            ("tracker.max_unseen_s", self.tracker.max_unseen_s),
+            (
+                "planner.corridor_half_width_m",
+                self.planner.corridor_half_width_m,
+            ),
+            ("planner.min_look_ahead_m", self.planner.min_look_ahead_m),
+        ];
+        let optional_positive = [
+            (
+                "compress.budget_calls_per_s",
+                self.compress.budget_calls_per_s,
+            ),
+            ("rerun.max_images_per_s", self.rerun.max_images_per_s),
+        ];
+        let non_negative = [
+            ("sync.tolerance_ms", self.sync.tolerance_ms),
+            ("compress.change_threshold", self.compress.change_threshold),
+            ("planner.cruise_speed_mps", self.planner.cruise_speed_mps),
+            ("planner.approach_margin_m", self.planner.approach_margin_m),
+            ("planner.look_ahead_s", self.planner.look_ahead_s),
+            ("planner.front_offset_m", self.planner.front_offset_m),
+            ("planner.emergency_ttc_s", self.planner.emergency_ttc_s),
+            ("planner.stop_ttc_s", self.planner.stop_ttc_s),
+            ("planner.person_stop_gap_m", self.planner.person_stop_gap_m),
+            ("planner.hold_s", self.planner.hold_s),
+            ("planner.default_speed_mps", self.planner.default_speed_mps),
+        ];
+        let set_optional = optional_positive
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value?)));
+        for (name, value) in positive.into_iter().chain(set_optional) {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(format!("`{name}` must be a positive number, not {value}"));
+            }
+        }
+        for (name, value) in non_negative {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(format!("`{name}` must be zero or more, not {value}"));
+            }
+        }
+        for (name, value) in [
+            ("detector.score_threshold", self.detector.score_threshold),
+            ("detector.nms_iou", self.detector.nms_iou),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(format!("`{name}` must be between 0 and 1, not {value}"));
+            }
+        }
+        if self.queue_capacity == 0 || self.detector_workers == 0 {
+            return Err("`queue_capacity` and `detector_workers` must be at least 1".to_owned());
+        }
+        Ok(())
     }
 }
 

@@ -18,14 +18,6 @@ pub struct ScenarioExpectations {
 }
 
 impl ScenarioExpectations {
-    /// The expectations whose window holds `timestamp_ns`.
-    pub fn at(&self, timestamp_ns: u64) -> impl Iterator<Item = &Expectation> {
-        let t = self.seconds_since_start(timestamp_ns);
-        self.expected
-            .iter()
-            .filter(move |e| (e.from_s..=e.to_s).contains(&t))
-    }
-
     pub fn seconds_since_start(&self, timestamp_ns: u64) -> f64 {
         (timestamp_ns as f64 - self.start_timestamp_ns as f64) / 1e9
     }

@@ -17,7 +17,7 @@ pub struct WindowAgreement {
     /// Decisions inside the window, and how many of them were expected ones.
     pub decisions: u64,
     pub agreeing: u64,
-    /// The decisions made inside the window, each action once, in order.
+    /// The decisions made inside the window, in order, repeats merged.
     pub seen: Vec<String>,
 }
 
@@ -30,9 +30,11 @@ pub struct DecisionAgreement {
 
 impl DecisionAgreement {
     pub fn new(expectations: ScenarioExpectations) -> Self {
+        // A window the drive ends before (a shortened drive) has nothing to say.
         let windows = expectations
             .expected
             .iter()
+            .filter(|e| e.from_s <= e.to_s)
             .map(|e| WindowAgreement {
                 from_s: e.from_s,
                 to_s: e.to_s,

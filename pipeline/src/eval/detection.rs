@@ -164,7 +164,14 @@ pub fn match_frame(
             }
         }
     }
-    pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    // Objects that count are matched first (as COCO does), so that an
+    // occluded object behind a visible one cannot take its detection.
+    pairs.sort_by(|a, b| {
+        expected[a.1]
+            .ignored
+            .cmp(&expected[b.1].ignored)
+            .then(b.0.total_cmp(&a.0))
+    });
     let mut expected_taken = vec![false; expected.len()];
     let mut detection_taken = vec![false; detected.len()];
     let mut tallies: BTreeMap<&'static str, Tally> = BTreeMap::new();

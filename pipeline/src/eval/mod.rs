@@ -13,7 +13,7 @@ pub mod position;
 use std::collections::BTreeMap;
 
 use heptaview_calibration::RigCamera;
-use heptaview_datasets::av2::{Annotations, Av2Log};
+use heptaview_datasets::av2::{Annotations, Av2Log, Cuboid, EgoPoses};
 use heptaview_datasets::generator::read_expectations;
 use nalgebra::Vector2;
 use serde::Serialize;
@@ -28,7 +28,7 @@ pub use classes::{FAMILIES, family_of_category, family_of_class};
 
 /// Annotations are looked up this close to an image's time (AV2 annotates
 /// lidar sweeps at 10 Hz, cameras run at 20 Hz).
-const ANNOTATION_TOLERANCE_NS: u64 = 55_000_000;
+pub const ANNOTATION_TOLERANCE_NS: u64 = 55_000_000;
 /// Range within which the headline position error is taken.
 pub const HEADLINE_RANGE_M: f64 = 30.0;
 
@@ -50,7 +50,7 @@ pub struct Evaluation {
 pub struct DetectionEvaluation {
     pub match_iou: f64,
     pub min_height_px: f64,
-    /// Camera images the detector ran on.
+    /// Camera images the detector ran on that had annotations near their time.
     pub frames: u64,
     #[serde(flatten)]
     pub total: Scores,
@@ -91,6 +91,7 @@ pub struct Evaluator {
     /// The replayed cameras, in slot order.
     cameras: Vec<RigCamera>,
     annotations: Option<Annotations>,
+    poses: EgoPoses,
     detection: DetectionTallies,
     tracks: PositionErrors,
     objects: PositionErrors,
@@ -112,6 +113,7 @@ impl Evaluator {
         Ok(Self {
             cameras,
             annotations: log.annotations().cloned(),
+            poses: log.ego_poses().clone(),
             detection: DetectionTallies::default(),
             tracks: PositionErrors::default(),
             objects: PositionErrors::default(),
@@ -128,32 +130,53 @@ impl Evaluator {
         if let (Some(decisions), Some(decision)) = (&mut self.decisions, &set.decision) {
             decisions.add(decision);
         }
-        let Some(annotations) = &self.annotations else {
-            return;
-        };
         for (slot, camera) in set.slots.iter().zip(&self.cameras) {
             let (Some(frame), SlotStatus::Processed) = (&slot.frame, slot.status) else {
                 continue;
             };
-            let Some((_, cuboids)) =
-                annotations.nearest(frame.timestamp_ns, ANNOTATION_TOLERANCE_NS)
-            else {
+            let Some(cuboids) = self.cuboids_at(frame.timestamp_ns) else {
                 continue;
             };
-            let expected = expected_boxes(camera, cuboids);
+            let expected = expected_boxes(camera, &cuboids);
             self.detection
                 .add_frame(camera.name(), &match_frame(&expected, &slot.detections));
         }
-        if let Some((_, cuboids)) = annotations.nearest(set.reference_ns, ANNOTATION_TOLERANCE_NS) {
+        if let Some(cuboids) = self.cuboids_at(set.reference_ns) {
             for track in &set.tracks {
                 let position = Vector2::new(track.position_m[0], track.position_m[1]);
-                self.tracks.add(&track.class, position, cuboids);
+                self.tracks.add(&track.class, position, &cuboids);
             }
             for object in &set.objects {
                 self.objects
-                    .add(&object.class, object.position.coords, cuboids);
+                    .add(&object.class, object.position.coords, &cuboids);
             }
         }
+    }
+
+    /// The annotated objects nearest in time to `timestamp_ns`, moved into
+    /// the ego frame of that instant: AV2 annotates lidar sweeps (10 Hz)
+    /// while cameras run at 20 Hz, and 50 ms of driving at 10 m/s is half a
+    /// metre. (The objects' own motion in that time is not known.)
+    fn cuboids_at(&self, timestamp_ns: u64) -> Option<Vec<Cuboid>> {
+        let (annotated_ns, cuboids) = self
+            .annotations
+            .as_ref()?
+            .nearest(timestamp_ns, ANNOTATION_TOLERANCE_NS)?;
+        let now_from_then = match (self.poses.at(timestamp_ns), self.poses.at(annotated_ns)) {
+            (Some(city_from_now), Some(city_from_then)) if annotated_ns != timestamp_ns => {
+                city_from_now.inverse() * city_from_then
+            }
+            _ => return Some(cuboids.to_vec()),
+        };
+        Some(
+            cuboids
+                .iter()
+                .map(|c| Cuboid {
+                    ego_from_object: now_from_then * c.ego_from_object,
+                    ..c.clone()
+                })
+                .collect(),
+        )
     }
 
     pub fn finish(self) -> Evaluation {
@@ -249,14 +272,10 @@ impl Evaluation {
                 .decision_windows
                 .iter()
                 .map(|w| {
-                    let to = if w.to_s > 1e6 {
-                        "end".to_owned()
-                    } else {
-                        format!("{:.1}", w.to_s)
-                    };
                     format!(
-                        "{:.1}-{to} s expect {} saw {} ({}/{})",
+                        "{:.1}-{:.1} s expect {} saw {} ({}/{})",
                         w.from_s,
+                        w.to_s,
                         w.expected.join("|"),
                         w.seen.join(">"),
                         w.agreeing,

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::rerun_layout::blueprint;
 use crate::error::PipelineError;
+use crate::eval::ANNOTATION_TOLERANCE_NS;
 use crate::fusion::associate::family;
 use crate::planning::{PlannerConfig, name};
 use crate::replay::Progress;
@@ -34,8 +35,7 @@ pub const WORLD_PATH: &str = "world";
 pub const DECISION_PATH: &str = "decision";
 pub const METRICS_PATH: &str = "metrics";
 const APPLICATION_ID: &str = "heptaview";
-/// Annotations are drawn when one lies this close to a frame set's time.
-const ANNOTATION_TOLERANCE_NS: u64 = 55_000_000;
+const VIEWER_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn camera_path(camera: &str) -> String {
     format!("{WORLD_PATH}/ego/cameras/{camera}")
@@ -104,6 +104,8 @@ pub struct RerunSink {
     min_image_interval_ns: Option<u64>,
     last_image_ns: Vec<Option<u64>>,
     counts: RerunCounts,
+    /// Saving to a file (flushed to the end) rather than streaming to a viewer.
+    to_file: bool,
 }
 
 impl RerunSink {
@@ -169,6 +171,7 @@ impl RerunSink {
             min_image_interval_ns,
             last_image_ns: vec![None; rig.cameras().len()],
             counts: RerunCounts::default(),
+            to_file: matches!(target, RerunTarget::Save(_)),
         };
         sink.log_static()
             .map_err(|e| PipelineError::stage("rerun", e))?;
@@ -229,11 +232,12 @@ impl RerunSink {
             let path = camera_path(camera.name());
             let Some(frame) = &slot.frame else { continue };
             let due = match (self.min_image_interval_ns, self.last_image_ns[index]) {
-                (Some(interval), Some(last)) => frame.timestamp_ns >= last + interval,
+                (Some(interval), Some(last)) => frame.timestamp_ns >= last.saturating_add(interval),
                 _ => true,
             };
+            // Images and their boxes on the camera's own sensor time.
+            stream.set_timestamp_nanos_since_epoch("sensor_time", frame.timestamp_ns as i64);
             if due {
-                stream.set_timestamp_nanos_since_epoch("sensor_time", frame.timestamp_ns as i64);
                 stream.log(
                     format!("{path}/image"),
                     &rerun::EncodedImage::from_file_contents(frame.jpeg.as_ref().clone())
@@ -310,11 +314,10 @@ impl RerunSink {
                 format!("{DECISION_PATH}/target_speed_mps"),
                 &rerun::Scalars::single(decision.target_speed_mps),
             )?;
-            if let Some(ttc) = decision.min_ttc_s {
-                stream.log(
-                    format!("{DECISION_PATH}/min_ttc_s"),
-                    &rerun::Scalars::single(ttc),
-                )?;
+            let ttc_path = format!("{DECISION_PATH}/min_ttc_s");
+            match decision.min_ttc_s {
+                Some(ttc) => stream.log(ttc_path, &rerun::Scalars::single(ttc))?,
+                None => stream.log(ttc_path, &rerun::Clear::flat())?,
             }
             self.log_corridor(decision.look_ahead_m, decision.action)?;
             self.counts.decisions += 1;
@@ -415,8 +418,10 @@ impl RerunSink {
         let Some(annotations) = &self.annotations else {
             return Ok(());
         };
+        let path = format!("{WORLD_PATH}/ground_truth");
         let Some((_, cuboids)) = annotations.nearest(reference_ns, ANNOTATION_TOLERANCE_NS) else {
-            return Ok(());
+            // No annotation near this instant: show none rather than stale ones.
+            return self.stream.log(path, &rerun::Clear::flat());
         };
         let centres = cuboids.iter().map(|c| {
             let t = c.ego_from_object.translation.vector;
@@ -430,7 +435,7 @@ impl RerunSink {
             ]
         });
         self.stream.log(
-            format!("{WORLD_PATH}/ground_truth"),
+            path,
             &rerun::Boxes3D::from_centers_and_half_sizes(centres, half_sizes)
                 .with_quaternions(
                     cuboids
@@ -468,19 +473,34 @@ impl RerunSink {
         )
     }
 
-    /// Flushes the recording (the `.rrd` is complete after this) and says what went into it.
+    /// Flushes the recording (the `.rrd` is complete after this) and says
+    /// what went into it. A viewer gets a few seconds: one that went away
+    /// must not hold the run's end.
     pub fn finish(self) -> RerunCounts {
-        if let Err(e) = self.stream.flush_blocking() {
+        let flushed = if self.to_file {
+            self.stream.flush_blocking()
+        } else {
+            self.stream.flush_with_timeout(VIEWER_FLUSH_TIMEOUT)
+        };
+        if let Err(e) = flushed {
             tracing::warn!("the Rerun recording may be incomplete: {e}");
         }
         self.counts
     }
 }
 
-/// Whether a TCP connection to the URL's host and port can be opened.
+/// Whether a TCP connection to the URL's host and port can be opened. A URL
+/// without a port is left to the SDK to try.
 fn reachable(url: &str) -> Result<(), String> {
     let rest = url.split("://").nth(1).unwrap_or(url);
     let authority = rest.split('/').next().unwrap_or(rest);
+    if authority
+        .rsplit(':')
+        .next()
+        .is_none_or(|port| port.parse::<u16>().is_err())
+    {
+        return Ok(());
+    }
     let addresses: Vec<SocketAddr> = authority
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve `{authority}`: {e}"))?

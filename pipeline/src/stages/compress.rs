@@ -45,7 +45,9 @@ pub struct CompressConfig {
     pub max_interval_ms: f64,
     /// Detector calls per second of stream time, all cameras together.
     pub budget_calls_per_s: Option<f64>,
-    /// Width of the detector input: key frames are decoded no smaller.
+    /// Width of the detector input: key frames are decoded no smaller. Set
+    /// from the detector model when the models load, so not in the file.
+    #[serde(skip)]
     pub detector_width: u32,
 }
 
