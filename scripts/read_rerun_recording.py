@@ -40,6 +40,11 @@ def describe(chunks):
             entry["rows"] += chunk.num_rows
         entry["timelines"].update(chunk.timeline_names)
         for name in batch.schema.names:
+            if name == "Boxes2D:labels":
+                labels = [l for row in batch.column(name).to_pylist() if row for l in row]
+                entry["labels_with_track"] = entry.get("labels_with_track", 0) + sum(
+                    1 for l in labels if l.startswith("#")
+                )
             if name in INSTANCE_COMPONENTS:
                 column = batch.column(name)
                 if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):

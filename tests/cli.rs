@@ -431,6 +431,13 @@ fn replay_writes_a_rerun_recording_that_rerun_reads_back_as_logged() {
         logged["boxes_2d"].as_u64().unwrap()
     );
     assert!(logged["boxes_2d"].as_u64().unwrap() > 0);
+    // Boxes of confirmed tracks carry the track id (`#7 car 0.81`).
+    let with_track: u64 = entities
+        .iter()
+        .filter(|(path, _)| path.ends_with("/detections"))
+        .map(|(_, e)| e["labels_with_track"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(with_track > 0 && with_track <= logged["boxes_2d"].as_u64().unwrap());
     assert_eq!(
         entities["/world/tracks"]["instances"]["Boxes3D:half_sizes"],
         logged["tracks_3d"]

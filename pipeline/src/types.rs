@@ -57,6 +57,8 @@ pub struct Detection {
     #[serde(flatten)]
     pub detection: ModelDetection,
     pub attributes: Attributes,
+    /// The confirmed track it went into (set by fusion).
+    pub track_id: Option<u64>,
 }
 
 impl AsRef<ModelDetection> for Detection {

@@ -270,6 +270,7 @@ mod tests {
                 bbox: bbox.map(|v| v as f32),
             },
             attributes: Attributes::default(),
+            track_id: None,
         }
     }
 

@@ -20,6 +20,8 @@ pub struct FusedObject {
     pub cameras: Vec<CameraId>,
     /// Every observation of it was cut by one side of its image.
     pub partial: bool,
+    /// Its detections: (camera, index in that camera's slot).
+    pub detections: Vec<(CameraId, usize)>,
 }
 
 /// Classes the detector confuses with one another fuse (and track) together.
@@ -77,6 +79,9 @@ pub fn fuse(mut observations: Vec<GroundObservation>) -> Vec<FusedObject> {
                 object.sigma_m = (1.0 / total).sqrt();
                 *weight_sum = total;
                 object.partial &= observation.cut_one_side;
+                object
+                    .detections
+                    .push((observation.camera, observation.detection));
                 if !object.cameras.contains(&observation.camera) {
                     object.cameras.push(observation.camera);
                 }
@@ -99,6 +104,7 @@ pub fn fuse(mut observations: Vec<GroundObservation>) -> Vec<FusedObject> {
                         sigma_m: observation.sigma_m,
                         cameras: vec![observation.camera],
                         partial: observation.cut_one_side,
+                        detections: vec![(observation.camera, observation.detection)],
                     },
                     weight,
                 ));
@@ -123,6 +129,7 @@ mod tests {
     ) -> GroundObservation {
         GroundObservation {
             camera: CameraId(camera),
+            detection: 0,
             class: class.to_owned(),
             subtype: None,
             score,

@@ -28,6 +28,8 @@ pub enum Method {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GroundObservation {
     pub camera: CameraId,
+    /// Index of its detection in the camera's slot (set by the caller).
+    pub detection: usize,
     pub class: String,
     /// The classifier's vehicle subtype (car, van, pickup, ...), when it ran.
     pub subtype: Option<&'static str>,
@@ -125,6 +127,7 @@ pub fn observe(
             + side_cut_sigma;
         return Some(GroundObservation {
             camera: camera_id,
+            detection: 0,
             class,
             subtype,
             score: detection.detection.score,
@@ -164,6 +167,7 @@ pub fn observe(
     let position = origin.xy() + horizontal.normalize() * range;
     Some(GroundObservation {
         camera: camera_id,
+        detection: 0,
         class,
         subtype,
         score: detection.detection.score,
@@ -194,6 +198,7 @@ mod tests {
                 bbox,
             },
             attributes: Attributes::default(),
+            track_id: None,
         }
     }
 

@@ -54,11 +54,9 @@ impl Stage for FuseStage {
             if slot.status != SlotStatus::Processed {
                 continue;
             }
-            observations.extend(
-                slot.detections
-                    .iter()
-                    .filter_map(|d| observe(CameraId(index), camera, d)),
-            );
+            observations.extend(slot.detections.iter().enumerate().filter_map(|(i, d)| {
+                observe(CameraId(index), camera, d).map(|o| GroundObservation { detection: i, ..o })
+            }));
         }
         set.objects = fuse(observations);
         let world_from_ego = self
@@ -75,6 +73,18 @@ impl Stage for FuseStage {
         set.tracks = self
             .tracker
             .step(set.reference_ns, &world_from_ego, &set.objects, &observed);
+        // Each detection learns its track, for labels in the camera views.
+        for (object, track) in set.objects.iter().zip(self.tracker.assignments()) {
+            for &(camera, index) in &object.detections {
+                if let Some(detection) = set
+                    .slots
+                    .get_mut(camera.0)
+                    .and_then(|slot| slot.detections.get_mut(index))
+                {
+                    detection.track_id = *track;
+                }
+            }
+        }
         out.send(set)
     }
 }

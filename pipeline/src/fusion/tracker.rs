@@ -113,6 +113,8 @@ pub struct Tracker {
     config: TrackerConfig,
     filters: Vec<Filter>,
     next_id: u64,
+    /// Per object of the last step: the id of the track it updated or started.
+    assignments: Vec<Option<u64>>,
 }
 
 impl Tracker {
@@ -121,7 +123,13 @@ impl Tracker {
             config,
             filters: Vec::new(),
             next_id: 1,
+            assignments: Vec::new(),
         }
+    }
+
+    /// Per object given to the last `step`: the confirmed track it went into.
+    pub fn assignments(&self) -> &[Option<u64>] {
+        &self.assignments
     }
 
     /// One frame set: `objects` in the ego frame at `t_ns`, `world_from_ego`
@@ -157,6 +165,7 @@ impl Tracker {
         }
         pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
         let mut filter_taken = vec![false; self.filters.len()];
+        let mut assignments: Vec<Option<u64>> = vec![None; objects.len()];
         let mut object_taken = vec![false; objects.len()];
         for (_, f, o) in pairs {
             if filter_taken[f] || object_taken[o] {
@@ -165,6 +174,7 @@ impl Tracker {
             filter_taken[f] = true;
             object_taken[o] = true;
             let filter = &mut self.filters[f];
+            assignments[o] = Some(filter.id);
             filter.update(&world[o], objects[o].sigma_m);
             filter.hits += 1;
             filter.updated_ns = t_ns;
@@ -205,6 +215,7 @@ impl Tracker {
                 unseen_ns: 0,
                 cameras: object.cameras.clone(),
             });
+            assignments[o] = Some(self.next_id);
             self.next_id += 1;
         }
 
@@ -225,6 +236,17 @@ impl Tracker {
             filter.unseen_ns += step_ns;
             filter.hits >= confirm && filter.unseen_ns <= max_unseen_ns
         });
+
+        // Only confirmed tracks are reported, so only they are named.
+        let confirmed = |id: u64| {
+            self.filters
+                .iter()
+                .any(|f| f.id == id && f.hits >= self.config.confirm_hits)
+        };
+        self.assignments = assignments
+            .into_iter()
+            .map(|a| a.filter(|id| confirmed(*id)))
+            .collect();
 
         let ego_from_world = world_from_ego.inverse();
         self.filters
@@ -258,6 +280,7 @@ mod tests {
             class: class.to_owned(),
             subtype: None,
             partial: false,
+            detections: Vec::new(),
             score: 0.8,
             position: Point2::new(x, y),
             sigma_m: 0.3,
@@ -282,9 +305,15 @@ mod tests {
             );
             if k == 0 {
                 assert!(tracks.is_empty(), "tentative after one hit");
+                assert_eq!(
+                    tracker.assignments(),
+                    [None],
+                    "a tentative track is not named"
+                );
             }
             if k == 1 {
                 assert_eq!(tracks.len(), 1);
+                assert_eq!(tracker.assignments(), [Some(tracks[0].id)]);
             }
         }
         let track = &tracks[0];

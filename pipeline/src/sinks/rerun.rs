@@ -267,7 +267,9 @@ impl RerunSink {
             let labels: Vec<String> = detections
                 .iter()
                 .map(|d| {
-                    let mut label = format!("{} {:.2}", d.detection.class, d.detection.score);
+                    let track = d.track_id.map_or(String::new(), |id| format!("#{id} "));
+                    let mut label =
+                        format!("{track}{} {:.2}", d.detection.class, d.detection.score);
                     if let Some(subtype) = &d.attributes.subtype {
                         label.push_str(&format!(" {}", subtype.name()));
                     }

@@ -94,6 +94,7 @@ impl Stage for DetectStage {
                                         camera,
                                         detection,
                                         attributes: Default::default(),
+                                        track_id: None,
                                     }
                                 })
                                 .collect();
