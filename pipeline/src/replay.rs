@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use heptaview_calibration::Rig;
-use heptaview_datasets::av2::Av2Log;
+use heptaview_datasets::av2::{Av2Log, EgoPoses};
 use heptaview_models::SessionConfig;
 use heptaview_models::classifier::Classifier;
 use heptaview_models::detector::{Detector, DetectorConfig};
@@ -267,7 +267,56 @@ pub fn replay(
     schedule.sort_unstable();
     let frames_total = schedule.len() as u64;
 
-    let config = &options.config;
+    let speed = options.speed;
+    let names = cameras.clone();
+    let spec = RunSpec {
+        mode: "replay",
+        input: log_dir.display().to_string(),
+        poses: Some(log.ego_poses().clone()),
+        rig,
+        cameras,
+        frames_total,
+    };
+    let source: Source = Box::new(move |out, control, ledger| {
+        replay_source(&log, &names, schedule, speed, out, control, ledger)
+    });
+    run_pipeline(spec, &options.config, source, control, on_frameset)
+}
+
+/// What a run is over: its cameras (the rig, in slot order), where the
+/// frames come from, and what is known in advance.
+pub struct RunSpec {
+    /// `replay` or `live`, as the report says.
+    pub mode: &'static str,
+    pub input: String,
+    pub rig: Rig,
+    pub cameras: Vec<String>,
+    /// The ego poses, to track in the world frame and know the car's speed.
+    pub poses: Option<EgoPoses>,
+    /// For the progress bar; 0 when not known (live).
+    pub frames_total: u64,
+}
+
+/// Feeds frames into the pipeline until done or asked to stop, on its own thread.
+pub type Source =
+    Box<dyn FnOnce(&EdgeSender<Frame>, &Control, &Ledger) -> Result<(), PipelineError> + Send>;
+
+/// Runs frames from `source` through sync → compress → detect → classify →
+/// fuse → plan and returns the report. `on_frameset` sees each finished frame set.
+pub fn run_pipeline(
+    spec: RunSpec,
+    config: &PipelineConfig,
+    source: Source,
+    control: Arc<Control>,
+    on_frameset: &mut dyn FnMut(&FrameSet, &Progress),
+) -> Result<Report, PipelineError> {
+    let RunSpec {
+        rig,
+        cameras,
+        frames_total,
+        ..
+    } = &spec;
+    let (rig, cameras, frames_total) = (rig.clone(), cameras.clone(), *frames_total);
     let ledger = Arc::new(Ledger::default());
     let compression = Arc::new(CompressionCounters::default());
     let inference = Arc::new(InferenceCounters::default());
@@ -352,11 +401,7 @@ pub fn replay(
             control.clone(),
         )?,
         spawn_stage(
-            FuseStage::new(
-                rig.clone(),
-                config.tracker.clone(),
-                Some(log.ego_poses().clone()),
-            ),
+            FuseStage::new(rig.clone(), config.tracker.clone(), spec.poses.clone()),
             fuse_rx,
             fuse_tx,
             control.clone(),
@@ -364,7 +409,7 @@ pub fn replay(
         spawn_stage(
             PlanStage::new(
                 config.planner.clone(),
-                Some(log.ego_poses().clone()),
+                spec.poses.clone(),
                 path_priority(&rig).iter().map(|rank| *rank == 0).collect(),
                 cameras.clone(),
             ),
@@ -374,24 +419,12 @@ pub fn replay(
         )?,
     ];
 
-    // The source reads JPEG bytes on its own thread; decoding is compression's job.
+    // The source (files, cameras) runs on its own thread; decoding is compression's job.
     let source_control = control.clone();
     let source_ledger = ledger.clone();
-    let speed = options.speed;
-    let names = cameras.clone();
     let source = std::thread::Builder::new()
-        .name("source-replay".to_owned())
-        .spawn(move || {
-            replay_source(
-                &log,
-                &names,
-                schedule,
-                speed,
-                &source_tx,
-                &source_control,
-                &source_ledger,
-            )
-        })
+        .name(format!("source-{}", spec.mode))
+        .spawn(move || source(&source_tx, &source_control, &source_ledger))
         .map_err(|e| PipelineError::stage("source", e))?;
 
     // The sink: this thread.
@@ -449,7 +482,7 @@ pub fn replay(
     let source_result = source.join().unwrap_or_else(|_| {
         Err(PipelineError::Panicked {
             stage: "source",
-            message: "the replay source panicked".to_owned(),
+            message: format!("the {} source panicked", spec.mode),
         })
     });
     let runs = join_all(handles)?;
@@ -465,8 +498,8 @@ pub fn replay(
     let wall_s = wall.as_secs_f64().max(1e-9);
     Ok(Report {
         heptaview_version: env!("CARGO_PKG_VERSION").to_owned(),
-        mode: "replay".to_owned(),
-        input: log_dir.display().to_string(),
+        mode: spec.mode.to_owned(),
+        input: spec.input.clone(),
         cameras,
         framesets: counts,
         frames: ledger_counts.into(),
