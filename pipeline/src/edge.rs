@@ -37,10 +37,17 @@ impl FrameCount for Frame {
 
 impl FrameCount for FrameSet {
     fn frames(&self) -> u64 {
-        // Only frames not yet accounted for: skipped and dropped ones already were.
+        // Only frames not yet accounted for: skipped and dropped ones already
+        // were; processed ones are counted when the set reaches the sink, so a
+        // set lost on the way takes them with it.
         self.slots
             .iter()
-            .filter(|s| matches!(s.status, SlotStatus::Arrived | SlotStatus::Key))
+            .filter(|s| {
+                matches!(
+                    s.status,
+                    SlotStatus::Arrived | SlotStatus::Key | SlotStatus::Processed
+                )
+            })
             .count() as u64
     }
 
@@ -297,6 +304,8 @@ mod tests {
                 slot(SlotStatus::Key),
                 slot(SlotStatus::SkippedKeyframe),
                 slot(SlotStatus::Arrived),
+                // Processed frames are counted at the sink: lost on the way, they are dropped.
+                slot(SlotStatus::Processed),
                 Slot::missing(),
             ],
             first_arrival: Instant::now(),
@@ -307,6 +316,6 @@ mod tests {
         };
         tx.send(set()).map_err(|_| ()).unwrap();
         tx.send(set()).map_err(|_| ()).unwrap();
-        assert_eq!(ledger.counts().dropped(DropReason::QueueFull), 2);
+        assert_eq!(ledger.counts().dropped(DropReason::QueueFull), 3);
     }
 }
