@@ -4,6 +4,7 @@ mod config;
 mod demo;
 mod detect;
 mod generate;
+mod live;
 mod replay;
 mod self_check;
 
@@ -57,6 +58,11 @@ enum Command {
     /// fusion and tracking, planning; prints a summary, and writes a JSON
     /// report, a Rerun recording and an evaluation against ground truth as asked.
     Replay(replay::Args),
+    /// Live cameras through the pipeline: one capture thread per camera
+    /// (anything OpenCV's VideoCapture opens), latest-wins queues, partial
+    /// frame sets at the deadline, cameras that fail marked down and reopened;
+    /// prints a summary and writes a JSON report.
+    Live(live::Args),
     /// The main job on the embedded default: generate the urban_mixed drive
     /// (once, into demo/), replay it with evaluation, write demo/demo.rrd and
     /// demo/report.json, and say how to open the recording.
@@ -91,6 +97,7 @@ fn main() -> ExitCode {
         Command::Detect(args) => detect::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Live(args) => live::run(&args),
         Command::Config(args) => config::run(&args),
     };
     match result {

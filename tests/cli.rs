@@ -740,3 +740,112 @@ fn demo_generates_once_replays_and_leaves_a_recording_and_a_report() {
         stderr(&again)
     );
 }
+
+/// The fixture street video (768x576, 10 fps) and a rig scaled to its width.
+fn video_and_rig(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let video = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/videos/vtest.avi");
+    assert!(video.exists(), "{} is missing", video.display());
+    let rig = dir.join("rig.toml");
+    heptaview_calibration::argoverse2_rig()
+        .unwrap()
+        .scaled_to_width(768)
+        .unwrap()
+        .save(&rig)
+        .unwrap();
+    (video, rig)
+}
+
+#[test]
+fn live_runs_seven_video_cameras_and_reports_a_camera_that_never_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (video, rig) = video_and_rig(dir.path());
+    let report_path = dir.path().join("live.json");
+    let video = video.to_str().unwrap();
+    let mut args = vec![
+        "live".to_owned(),
+        "--rig".to_owned(),
+        rig.to_str().unwrap().to_owned(),
+        "--duration".to_owned(),
+        "4".to_owned(),
+        "--report".to_owned(),
+        report_path.to_str().unwrap().to_owned(),
+    ];
+    for camera in [
+        "ring_front_left",
+        "ring_front_right",
+        "ring_side_left",
+        "ring_side_right",
+        "ring_rear_left",
+        "ring_rear_right",
+    ] {
+        args.push("--camera".to_owned());
+        args.push(format!("{camera}={video}"));
+    }
+    // The camera ahead points at a stream that is not there.
+    args.push("--camera".to_owned());
+    args.push("ring_front_center=http://127.0.0.1:9/none.mjpg".to_owned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = heptaview(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    assert_eq!(report["mode"], "live");
+    let frames = &report["frames"];
+    let input = frames["input"].as_u64().unwrap();
+    let dropped: u64 = frames["dropped"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        input,
+        frames["processed"].as_u64().unwrap()
+            + frames["skipped_keyframe"].as_u64().unwrap()
+            + dropped,
+        "{frames}"
+    );
+    // Six cameras at 10 fps for about 4 s.
+    assert!(input > 100, "{frames}");
+    let health = &report["cameras_health"];
+    assert!(
+        health["ring_front_left"]["frames"].as_u64().unwrap() > 10,
+        "{health}"
+    );
+    assert_eq!(health["ring_front_left"]["down_events"], 0, "{health}");
+    assert_eq!(health["ring_front_center"]["frames"], 0, "{health}");
+    assert!(
+        health["ring_front_center"]["down_events"].as_u64().unwrap() >= 1,
+        "{health}"
+    );
+    assert!(
+        health["ring_front_center"]["down_s"].as_f64().unwrap() > 3.0,
+        "{health}"
+    );
+    // Without the camera ahead the car slows down and says why.
+    let decisions = report["decisions"].as_array().unwrap();
+    assert!(!decisions.is_empty());
+    assert!(
+        decisions
+            .iter()
+            .all(|d| d["action"] != "CRUISE"
+                && d["reasons"].to_string().contains("ring_front_center")),
+        "{decisions:?}"
+    );
+    assert!(report["latency_ms"]["end_to_end"]["p99"].as_f64().unwrap() > 0.0);
+
+    let missing = heptaview(&[
+        "live",
+        "--rig",
+        rig.to_str().unwrap(),
+        "--camera",
+        &format!("ring_front_left={video}"),
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("no source for rig camera"),
+        "{}",
+        stderr(&missing)
+    );
+}

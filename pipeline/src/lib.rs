@@ -8,6 +8,7 @@ pub mod edge;
 mod error;
 pub mod eval;
 pub mod fusion;
+pub mod live;
 pub mod metrics;
 pub mod planning;
 pub mod replay;

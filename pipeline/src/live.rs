@@ -1,0 +1,281 @@
+//! Live cameras as a frame source: one capture thread per camera reading
+//! whatever OpenCV's `VideoCapture` opens (a V4L2 device, an RTSP or HTTP
+//! MJPEG URL, a GStreamer pipeline, a video file played at its own rate).
+//! Frames are stamped at arrival with a monotonic clock and encoded to JPEG
+//! once. A camera that fails or stalls is marked down and reopened with
+//! backoff until it returns; the run goes on without it meanwhile.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use opencv::core::{Mat, Vector};
+use opencv::prelude::*;
+use opencv::videoio;
+
+use crate::accounting::{DropReason, Ledger};
+use crate::edge::EdgeSender;
+use crate::error::PipelineError;
+use crate::replay::Source;
+use crate::runtime::Control;
+use crate::types::{CameraId, Frame};
+
+/// A rig camera and where its frames come from; `None`: declared absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveCamera {
+    pub name: String,
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveOptions {
+    pub cameras: Vec<LiveCamera>,
+    /// Stop after this long; `None`: until Ctrl-C.
+    pub duration: Option<Duration>,
+    /// No frame for this long: the camera is down.
+    pub stall_timeout: Duration,
+    pub jpeg_quality: i32,
+}
+
+/// Sensor time of live frames starts here (ns), so that recordings look like
+/// logs of the AV2 era rather than of 1970.
+const LIVE_EPOCH_NS: u64 = 1_600_000_000_000_000_000;
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// How one camera fared.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CameraStatus {
+    pub frames: u64,
+    pub down_events: u64,
+    pub down: Duration,
+    down_since: Option<Instant>,
+    last_frame: Option<Instant>,
+}
+
+impl CameraStatus {
+    fn mark_down(&mut self, now: Instant) {
+        if self.down_since.is_none() {
+            self.down_since = Some(now);
+            self.down_events += 1;
+        }
+    }
+
+    fn mark_up(&mut self, now: Instant) {
+        if let Some(since) = self.down_since.take() {
+            self.down += now.saturating_duration_since(since);
+        }
+    }
+
+    pub fn is_down(&self) -> bool {
+        self.down_since.is_some()
+    }
+
+    /// Down time until `now`, counting an outage still going on.
+    pub fn down_until(&self, now: Instant) -> Duration {
+        self.down
+            + self
+                .down_since
+                .map_or(Duration::ZERO, |s| now.saturating_duration_since(s))
+    }
+}
+
+/// Shared view of every camera's status, readable while and after the run.
+#[derive(Debug, Clone, Default)]
+pub struct Health(Arc<Mutex<Vec<CameraStatus>>>);
+
+impl Health {
+    fn new(cameras: usize) -> Self {
+        Self(Arc::new(Mutex::new(vec![CameraStatus::default(); cameras])))
+    }
+
+    fn update(&self, camera: usize, change: impl FnOnce(&mut CameraStatus)) {
+        let mut statuses = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(status) = statuses.get_mut(camera) {
+            change(status);
+        }
+    }
+
+    pub fn snapshot(&self) -> Vec<CameraStatus> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// The live source for `run_pipeline`, and the health it keeps.
+pub fn live_source(options: LiveOptions) -> (Source, Health) {
+    let health = Health::new(options.cameras.len());
+    let shared = health.clone();
+    let source: Source =
+        Box::new(move |out, control, ledger| run_cameras(&options, out, control, ledger, &shared));
+    (source, health)
+}
+
+fn run_cameras(
+    options: &LiveOptions,
+    out: &EdgeSender<Frame>,
+    control: &Control,
+    ledger: &Ledger,
+    health: &Health,
+) -> Result<(), PipelineError> {
+    let started = Instant::now();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for (index, camera) in options.cameras.iter().enumerate() {
+            let Some(source) = &camera.source else {
+                // Declared absent: down from the start, for the whole run.
+                health.update(index, |s| s.mark_down(started));
+                continue;
+            };
+            let done = &done;
+            std::thread::Builder::new()
+                .name(format!("capture-{}", camera.name))
+                .spawn_scoped(scope, move || {
+                    let capture = Capture {
+                        index,
+                        source,
+                        quality: options.jpeg_quality,
+                        started,
+                    };
+                    capture.run(out, ledger, health, &|| {
+                        done.load(std::sync::atomic::Ordering::Relaxed)
+                    });
+                })
+                .map_err(|e| PipelineError::stage("source", e))?;
+        }
+        // Watchdog: a camera without frames for the stall timeout is down.
+        loop {
+            let now = Instant::now();
+            if control.stop_requested()
+                || control.aborted()
+                || options.duration.is_some_and(|d| now - started >= d)
+            {
+                done.store(true, std::sync::atomic::Ordering::Relaxed);
+                break;
+            }
+            for index in 0..options.cameras.len() {
+                health.update(index, |s| {
+                    let last = s.last_frame.unwrap_or(started);
+                    if now.saturating_duration_since(last) > options.stall_timeout {
+                        s.mark_down(now);
+                    }
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    })
+}
+
+struct Capture<'a> {
+    index: usize,
+    source: &'a str,
+    quality: i32,
+    started: Instant,
+}
+
+impl Capture<'_> {
+    fn run(
+        &self,
+        out: &EdgeSender<Frame>,
+        ledger: &Ledger,
+        health: &Health,
+        done: &dyn Fn() -> bool,
+    ) {
+        let mut backoff = FIRST_BACKOFF;
+        let mut sequence = 0u64;
+        while !done() {
+            let Some(mut capture) = self.open() else {
+                health.update(self.index, |s| s.mark_down(Instant::now()));
+                sleep_unless(done, backoff);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            };
+            backoff = FIRST_BACKOFF;
+            // A file plays at its own frame rate (a device or stream paces itself).
+            let period = std::fs::metadata(Path::new(self.source))
+                .is_ok_and(|m| m.is_file())
+                .then(|| capture.get(videoio::CAP_PROP_FPS).ok())
+                .flatten()
+                .filter(|fps| *fps > 0.0)
+                .map(|fps| Duration::from_secs_f64(1.0 / fps));
+            let mut next_due = Instant::now();
+            let mut image = Mat::default();
+            while !done() {
+                if !matches!(capture.read(&mut image), Ok(true)) || image.empty() {
+                    // Ended, failed or disconnected: reopen (a file starts over).
+                    health.update(self.index, |s| s.mark_down(Instant::now()));
+                    break;
+                }
+                let arrival = Instant::now();
+                ledger.input(1);
+                let mut jpeg = Vector::<u8>::new();
+                let params =
+                    Vector::from_slice(&[opencv::imgcodecs::IMWRITE_JPEG_QUALITY, self.quality]);
+                if !matches!(
+                    opencv::imgcodecs::imencode(".jpg", &image, &mut jpeg, &params),
+                    Ok(true)
+                ) {
+                    ledger.dropped(DropReason::DecodeError, 1);
+                    continue;
+                }
+                health.update(self.index, |s| {
+                    s.mark_up(arrival);
+                    s.frames += 1;
+                    s.last_frame = Some(arrival);
+                });
+                let frame = Frame {
+                    camera: CameraId(self.index),
+                    timestamp_ns: LIVE_EPOCH_NS + (arrival - self.started).as_nanos() as u64,
+                    arrival,
+                    sequence,
+                    jpeg: Arc::new(jpeg.to_vec()),
+                    image: None,
+                    native_size: None,
+                };
+                sequence += 1;
+                if out.send(frame).is_err() {
+                    ledger.dropped(DropReason::Shutdown, 1);
+                    return;
+                }
+                if let Some(period) = period {
+                    next_due += period;
+                    if let Some(wait) = next_due.checked_duration_since(Instant::now()) {
+                        sleep_unless(done, wait);
+                    } else {
+                        next_due = Instant::now();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Network streams get open and read timeouts, so that a dead camera
+    /// cannot hold its thread.
+    fn open(&self) -> Option<videoio::VideoCapture> {
+        let capture = if self.source.contains("://") {
+            let params = Vector::from_slice(&[
+                videoio::CAP_PROP_OPEN_TIMEOUT_MSEC,
+                3000,
+                videoio::CAP_PROP_READ_TIMEOUT_MSEC,
+                2000,
+            ]);
+            videoio::VideoCapture::from_file_with_params(self.source, videoio::CAP_FFMPEG, &params)
+        } else {
+            videoio::VideoCapture::from_file(self.source, videoio::CAP_ANY)
+        };
+        capture.ok().filter(|c| c.is_opened().unwrap_or(false))
+    }
+}
+
+fn sleep_unless(done: &dyn Fn() -> bool, total: Duration) {
+    let until = Instant::now() + total;
+    while !done() {
+        let Some(left) = until.checked_duration_since(Instant::now()) else {
+            return;
+        };
+        std::thread::sleep(left.min(Duration::from_millis(20)));
+    }
+}

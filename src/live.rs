@@ -1,0 +1,203 @@
+//! `heptaview live`: real cameras through the pipeline, with deadlines.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use heptaview_calibration::Rig;
+use heptaview_pipeline::edge::Backpressure;
+use heptaview_pipeline::live::{LiveCamera, LiveOptions, live_source};
+use heptaview_pipeline::replay::{PipelineConfig, RunSpec, run_pipeline};
+use heptaview_pipeline::runtime::Control;
+use heptaview_pipeline::sinks::rerun::{RerunSink, RerunTarget};
+use heptaview_pipeline::stages::sync::SyncClock;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::Failure;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The camera rig (TOML, as `heptaview self-check --rig` reads); its
+    /// image sizes must be those the cameras deliver.
+    #[arg(long, value_name = "FILE")]
+    rig: PathBuf,
+    /// NAME=SOURCE for every rig camera: a V4L2 device (/dev/video0), an RTSP
+    /// or HTTP MJPEG URL, a GStreamer pipeline, a video file (played at its
+    /// frame rate), or `absent`.
+    #[arg(long = "camera", value_name = "NAME=SOURCE", required = true)]
+    cameras: Vec<String>,
+    /// Stop after this many seconds [default: run until Ctrl-C].
+    #[arg(long, value_name = "S")]
+    duration: Option<f64>,
+    /// A frame set leaves this long after it opened, with whatever cameras
+    /// delivered by then.
+    #[arg(long, default_value_t = 100.0, value_name = "MS")]
+    deadline_ms: f64,
+    /// No frame from a camera for this long: it is down.
+    #[arg(long, default_value_t = 1000.0, value_name = "MS")]
+    stall_ms: f64,
+    /// Rerun output: `off`, `save:PATH.rrd`, `spawn`, or `connect[:URL]`.
+    #[arg(long, default_value = "off", value_name = "TARGET")]
+    rerun: RerunTarget,
+    /// Write the JSON run report here.
+    #[arg(long, value_name = "PATH")]
+    report: Option<PathBuf>,
+    /// Stage parameters (TOML); live mode sets latest-wins queues and
+    /// wall-clock synchronisation over it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let rig = Rig::load(&args.rig).map_err(|e| Failure::BadInput(e.into()))?;
+    let cameras = camera_sources(&rig, &args.cameras)?;
+    for (name, value) in [
+        ("--deadline-ms", args.deadline_ms),
+        ("--stall-ms", args.stall_ms),
+    ] {
+        if !(value.is_finite() && value > 0.0) {
+            return Err(Failure::BadInput(anyhow!(
+                "{name} must be a positive number"
+            )));
+        }
+    }
+    let duration = match args.duration {
+        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(_) => {
+            return Err(Failure::BadInput(anyhow!(
+                "--duration must be a positive number"
+            )));
+        }
+        None => None,
+    };
+    let mut config = match &args.config {
+        Some(path) => PipelineConfig::load(path).map_err(|e| Failure::BadInput(e.into()))?,
+        None => PipelineConfig::default(),
+    };
+    // Latency matters more than completeness: a full queue drops its oldest
+    // frame; a frame set waits for its cameras only until the deadline, and
+    // frames within half of it belong together (the cameras are not synchronised).
+    config.backpressure = Backpressure::Latest;
+    config.sync.clock = SyncClock::Wall;
+    config.sync.max_wait_ms = args.deadline_ms;
+    config.sync.tolerance_ms = args.deadline_ms / 2.0;
+
+    let control = Arc::new(Control::default());
+    let on_interrupt = control.clone();
+    ctrlc::set_handler(move || on_interrupt.request_stop())
+        .map_err(|e| Failure::Runtime(anyhow!("cannot install the Ctrl-C handler: {e}")))?;
+    let mut sink = RerunSink::open(
+        &args.rerun,
+        &rig,
+        None,
+        config.planner.clone(),
+        &config.rerun,
+    )
+    .map_err(|e| Failure::BadInput(e.into()))?;
+
+    let names: Vec<String> = cameras.iter().map(|c| c.name.clone()).collect();
+    let input = cameras
+        .iter()
+        .map(|c| format!("{}={}", c.name, c.source.as_deref().unwrap_or("absent")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (source, health) = live_source(LiveOptions {
+        cameras,
+        duration,
+        stall_timeout: Duration::from_secs_f64(args.stall_ms / 1e3),
+        jpeg_quality: 90,
+    });
+    let spec = RunSpec {
+        mode: "live",
+        input,
+        rig: rig.clone(),
+        cameras: names.clone(),
+        poses: None,
+        frames_total: 0,
+    };
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("live {spinner} {pos} frame sets, {msg}")
+            .map_err(|e| Failure::Runtime(anyhow!("progress bar template: {e}")))?,
+    );
+    let started = Instant::now();
+    let result = run_pipeline(spec, &config, source, control, &mut |set, progress| {
+        if let Some(sink) = &mut sink {
+            sink.log(set, progress);
+        }
+        bar.inc(1);
+        if let Some(decision) = &set.decision {
+            bar.set_message(format!("{:?}", decision.action));
+        }
+    });
+    bar.finish_and_clear();
+    let mut report = result.map_err(|e| Failure::Runtime(e.into()))?;
+    report.rerun = sink.map(RerunSink::finish);
+
+    // What the capture threads saw: outages and their length.
+    let now = Instant::now();
+    for (name, status) in names.iter().zip(health.snapshot()) {
+        if let Some(entry) = report.cameras_health.get_mut(name) {
+            entry.down_events = status.down_events;
+            entry.down_s = status.down_until(now).as_secs_f64();
+        }
+    }
+    eprintln!("{}", report.summary());
+    for (name, entry) in &report.cameras_health {
+        if entry.down_events > 0 {
+            eprintln!(
+                "camera {name}: down {} time(s), {:.1} s in all, {} frames",
+                entry.down_events, entry.down_s, entry.frames
+            );
+        }
+    }
+    eprintln!("live for {:.1} s", started.elapsed().as_secs_f64());
+    if let Some(path) = &args.report {
+        let json = serde_json::to_string_pretty(&report).map_err(|e| Failure::Runtime(e.into()))?;
+        std::fs::write(path, json + "\n")
+            .with_context(|| format!("cannot write report {}", path.display()))
+            .map_err(Failure::Runtime)?;
+        eprintln!("report: {}", path.display());
+    }
+    Ok(())
+}
+
+/// Every rig camera with its source (in rig order); one clear error for a
+/// camera the rig lacks, a camera given twice, or a rig camera left out.
+fn camera_sources(rig: &Rig, given: &[String]) -> Result<Vec<LiveCamera>, Failure> {
+    let mut sources: Vec<(String, String)> = Vec::new();
+    for entry in given {
+        let Some((name, source)) = entry
+            .split_once('=')
+            .filter(|(n, s)| !n.is_empty() && !s.is_empty())
+        else {
+            return Err(Failure::BadInput(anyhow!(
+                "--camera `{entry}` is not NAME=SOURCE"
+            )));
+        };
+        if rig.camera(name).is_err() {
+            let known: Vec<&str> = rig.camera_names().collect();
+            return Err(Failure::BadInput(anyhow!(
+                "--camera {name}: the rig has no such camera (it has {})",
+                known.join(", ")
+            )));
+        }
+        if sources.iter().any(|(n, _)| n == name) {
+            return Err(Failure::BadInput(anyhow!("--camera {name} is given twice")));
+        }
+        sources.push((name.to_owned(), source.to_owned()));
+    }
+    rig.camera_names()
+        .map(|name| {
+            let source = sources.iter().find(|(n, _)| n == name).map(|(_, s)| s.clone());
+            match source {
+                Some(s) if s == "absent" => Ok(LiveCamera { name: name.to_owned(), source: None }),
+                Some(s) => Ok(LiveCamera { name: name.to_owned(), source: Some(s) }),
+                None => Err(Failure::BadInput(anyhow!(
+                    "no source for rig camera {name}: give --camera {name}=SOURCE or --camera {name}=absent"
+                ))),
+            }
+        })
+        .collect()
+}
