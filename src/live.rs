@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use heptaview_calibration::Rig;
+use heptaview_pipeline::PipelineError;
 use heptaview_pipeline::edge::Backpressure;
 use heptaview_pipeline::live::{LiveCamera, LiveOptions, live_source};
 use heptaview_pipeline::replay::{PipelineConfig, RunSpec, run_pipeline};
@@ -40,6 +41,10 @@ pub struct Args {
     /// Rerun output: `off`, `save:PATH.rrd`, `spawn`, or `connect[:URL]`.
     #[arg(long, default_value = "off", value_name = "TARGET")]
     rerun: RerunTarget,
+    /// Record every frame that came in (JPEG) as an Argoverse 2 log with the
+    /// rig's calibration, into this new folder: `heptaview replay` reads it.
+    #[arg(long, value_name = "DIR")]
+    record: Option<PathBuf>,
     /// Write the JSON run report here.
     #[arg(long, value_name = "PATH")]
     report: Option<PathBuf>,
@@ -107,6 +112,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         duration,
         stall_timeout: Duration::from_secs_f64(args.stall_ms / 1e3),
         jpeg_quality: 90,
+        record: args.record.clone().map(|dir| (dir, rig.clone())),
     });
     let spec = RunSpec {
         mode: "live",
@@ -132,7 +138,10 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         }
     });
     bar.finish_and_clear();
-    let mut report = result.map_err(|e| Failure::Runtime(e.into()))?;
+    let mut report = result.map_err(|e| match e {
+        PipelineError::Config(_) | PipelineError::Dataset(_) => Failure::BadInput(e.into()),
+        other => Failure::Runtime(other.into()),
+    })?;
     report.rerun = sink.map(RerunSink::finish);
 
     // What the capture threads saw: outages and their length.
@@ -153,6 +162,13 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         }
     }
     eprintln!("live for {:.1} s", started.elapsed().as_secs_f64());
+    if let Some(dir) = &args.record {
+        eprintln!(
+            "recording: {} (replay it with `heptaview replay {}`)",
+            dir.display(),
+            dir.display()
+        );
+    }
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&report).map_err(|e| Failure::Runtime(e.into()))?;
         std::fs::write(path, json + "\n")

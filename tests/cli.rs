@@ -849,3 +849,151 @@ fn live_runs_seven_video_cameras_and_reports_a_camera_that_never_comes() {
         stderr(&missing)
     );
 }
+
+/// An IP camera on loopback: scripts/mjpeg_server.py serving the fixture
+/// video as HTTP MJPEG. Killed when dropped.
+struct MjpegCamera {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl MjpegCamera {
+    fn start(video: &std::path::Path, port: u16) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(venv_tool("python"))
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/scripts/mjpeg_server.py"
+            ))
+            .arg(video)
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .split(':')
+            .nth(2)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in `{line}`"));
+        Self { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for MjpegCamera {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn live_over_seven_loopback_mjpeg_cameras_survives_one_going_away_and_its_recording_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let (video, rig) = video_and_rig(dir.path());
+    let names = [
+        "ring_front_center",
+        "ring_front_left",
+        "ring_front_right",
+        "ring_side_left",
+        "ring_side_right",
+        "ring_rear_left",
+        "ring_rear_right",
+    ];
+    let mut cameras: Vec<MjpegCamera> = names
+        .iter()
+        .map(|_| MjpegCamera::start(&video, 0))
+        .collect();
+    let report_path = dir.path().join("live.json");
+    let recording = dir.path().join("recorded");
+    let mut args = vec![
+        "live".to_owned(),
+        "--rig".to_owned(),
+        rig.to_str().unwrap().to_owned(),
+        "--duration".to_owned(),
+        "10".to_owned(),
+        "--record".to_owned(),
+        recording.to_str().unwrap().to_owned(),
+        "--report".to_owned(),
+        report_path.to_str().unwrap().to_owned(),
+    ];
+    for (name, camera) in names.iter().zip(&cameras) {
+        args.push("--camera".to_owned());
+        args.push(format!("{name}={}", camera.url()));
+    }
+    let live = Command::new(env!("CARGO_BIN_EXE_heptaview"))
+        .args(&args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once frames are being recorded, one camera goes away for 2 s.
+    let side_left = recording.join("sensors/cameras/ring_side_left");
+    let waiting = std::time::Instant::now();
+    while std::fs::read_dir(&side_left).map_or(0, |d| d.count()) < 10 {
+        assert!(waiting.elapsed().as_secs() < 120, "no frames recorded");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let port = cameras[3].port;
+    drop(cameras.remove(3));
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    cameras.insert(3, MjpegCamera::start(&video, port));
+
+    let output = live.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    let health = &report["cameras_health"];
+    let side = &health["ring_side_left"];
+    assert!(side["down_events"].as_u64().unwrap() >= 1, "{health}");
+    assert!(side["down_s"].as_f64().unwrap() >= 1.0, "{health}");
+    assert_eq!(health["ring_front_center"]["down_events"], 0, "{health}");
+    let frames = &report["frames"];
+    let input = frames["input"].as_u64().unwrap();
+    let dropped: u64 = frames["dropped"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        input,
+        frames["processed"].as_u64().unwrap()
+            + frames["skipped_keyframe"].as_u64().unwrap()
+            + dropped,
+        "{frames}"
+    );
+    let p99 = report["latency_ms"]["end_to_end"]["p99"].as_f64().unwrap();
+    assert!(p99 > 0.0 && p99 < 10_000.0, "p99 {p99} ms");
+    // The camera came back well before the end of the 10 s run.
+    assert!(side["down_s"].as_f64().unwrap() < 7.0, "{health}");
+
+    // Every frame that came in was recorded, and the recording replays.
+    let recorded: usize = names
+        .iter()
+        .map(|n| {
+            std::fs::read_dir(recording.join("sensors/cameras").join(n))
+                .unwrap()
+                .count()
+        })
+        .sum();
+    assert_eq!(recorded as u64, input, "recorded {recorded} of {input}");
+    let replay_report = dir.path().join("replay.json");
+    let replayed = heptaview(&[
+        "replay",
+        recording.to_str().unwrap(),
+        "--report",
+        replay_report.to_str().unwrap(),
+    ]);
+    assert!(replayed.status.success(), "{}", stderr(&replayed));
+    let replay: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&replay_report).unwrap()).unwrap();
+    assert_eq!(replay["frames"]["input"], input);
+}

@@ -5,10 +5,14 @@
 //! once. A camera that fails or stalls is marked down and reopened with
 //! backoff until it returns; the run goes on without it meanwhile.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crossbeam::channel::{self, Receiver, Sender};
+use heptaview_calibration::Rig;
+use heptaview_datasets::av2::Av2LogWriter;
+use nalgebra::Isometry3;
 use opencv::core::{Mat, Vector};
 use opencv::prelude::*;
 use opencv::videoio;
@@ -35,7 +39,13 @@ pub struct LiveOptions {
     /// No frame for this long: the camera is down.
     pub stall_timeout: Duration,
     pub jpeg_quality: i32,
+    /// Write every frame that came in, as an AV2 log with this rig's
+    /// calibration, into this folder (it must not exist yet).
+    pub record: Option<(PathBuf, Rig)>,
 }
+
+/// One arrived frame on its way to the recording.
+type Recorded = (usize, u64, Arc<Vec<u8>>);
 
 /// Sensor time of live frames starts here (ns), so that recordings look like
 /// logs of the AV2 era rather than of 1970.
@@ -122,14 +132,88 @@ fn run_cameras(
 ) -> Result<(), PipelineError> {
     let started = Instant::now();
     let done = std::sync::atomic::AtomicBool::new(false);
+    let recorder = match &options.record {
+        Some((dir, rig)) => {
+            if dir.exists() {
+                return Err(PipelineError::Config(format!(
+                    "{} exists already: a recording goes into a new folder",
+                    dir.display()
+                )));
+            }
+            Some(Av2LogWriter::create(dir, rig)?)
+        }
+        None => None,
+    };
+    // Lossless: a recording keeps every frame that came in.
+    let (record_tx, record_rx) = channel::unbounded::<Recorded>();
+    let record_tx = recorder.is_some().then_some(record_tx);
+    let names: Vec<&str> = options.cameras.iter().map(|c| c.name.as_str()).collect();
     std::thread::scope(|scope| {
+        let recording = recorder.map(|writer| {
+            let names = &names;
+            scope.spawn(move || record(writer, names, &record_rx))
+        });
+        let run = CameraRun {
+            options,
+            out,
+            control,
+            ledger,
+            health,
+            started,
+            done: &done,
+        };
+        let result = run.watch(scope, record_tx);
+        // Whatever ended the watch (time, Ctrl-C, an error), the captures end too.
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(recording) = recording {
+            match recording.join() {
+                Ok(written) => written?,
+                Err(_) => {
+                    return Err(PipelineError::Panicked {
+                        stage: "record",
+                        message: "the recorder panicked".to_owned(),
+                    });
+                }
+            }
+        }
+        result
+    })
+}
+
+/// What the capture threads and their watchdog share.
+struct CameraRun<'env> {
+    options: &'env LiveOptions,
+    out: &'env EdgeSender<Frame>,
+    control: &'env Control,
+    ledger: &'env Ledger,
+    health: &'env Health,
+    started: Instant,
+    done: &'env std::sync::atomic::AtomicBool,
+}
+
+impl<'env> CameraRun<'env> {
+    /// Starts the capture threads and watches them until the run ends.
+    fn watch<'scope>(
+        &self,
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        record_tx: Option<Sender<Recorded>>,
+    ) -> Result<(), PipelineError> {
+        let CameraRun {
+            options,
+            out,
+            control,
+            ledger,
+            health,
+            started,
+            done,
+        } = *self;
         for (index, camera) in options.cameras.iter().enumerate() {
             let Some(source) = &camera.source else {
                 // Declared absent: down from the start, for the whole run.
                 health.update(index, |s| s.mark_down(started));
                 continue;
             };
-            let done = &done;
+            let record_tx = record_tx.clone();
             std::thread::Builder::new()
                 .name(format!("capture-{}", camera.name))
                 .spawn_scoped(scope, move || {
@@ -139,7 +223,7 @@ fn run_cameras(
                         quality: options.jpeg_quality,
                         started,
                     };
-                    capture.run(out, ledger, health, &|| {
+                    capture.run(out, ledger, health, record_tx.as_ref(), &|| {
                         done.load(std::sync::atomic::Ordering::Relaxed)
                     });
                 })
@@ -165,8 +249,25 @@ fn run_cameras(
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        // The capture threads hold the other senders: the recorder ends after them.
+        drop(record_tx);
         Ok(())
-    })
+    }
+}
+
+/// Writes the frames as they come, then the poses (identity: live mode
+/// knows no ego motion) and finishes the log.
+fn record(
+    mut writer: Av2LogWriter,
+    names: &[&str],
+    frames: &Receiver<Recorded>,
+) -> Result<(), PipelineError> {
+    for (camera, timestamp_ns, jpeg) in frames {
+        writer.write_jpeg(names[camera], timestamp_ns, &jpeg)?;
+        writer.add_pose(timestamp_ns, Isometry3::identity());
+    }
+    writer.finish()?;
+    Ok(())
 }
 
 struct Capture<'a> {
@@ -182,6 +283,7 @@ impl Capture<'_> {
         out: &EdgeSender<Frame>,
         ledger: &Ledger,
         health: &Health,
+        record: Option<&Sender<Recorded>>,
         done: &dyn Fn() -> bool,
     ) {
         let mut backoff = FIRST_BACKOFF;
@@ -226,12 +328,18 @@ impl Capture<'_> {
                     s.frames += 1;
                     s.last_frame = Some(arrival);
                 });
+                let timestamp_ns = LIVE_EPOCH_NS + (arrival - self.started).as_nanos() as u64;
+                let jpeg = Arc::new(jpeg.to_vec());
+                if let Some(record) = record {
+                    // The recorder outlives the capture threads; a send cannot fail.
+                    let _ = record.send((self.index, timestamp_ns, jpeg.clone()));
+                }
                 let frame = Frame {
                     camera: CameraId(self.index),
-                    timestamp_ns: LIVE_EPOCH_NS + (arrival - self.started).as_nanos() as u64,
+                    timestamp_ns,
                     arrival,
                     sequence,
-                    jpeg: Arc::new(jpeg.to_vec()),
+                    jpeg,
                     image: None,
                     native_size: None,
                 };
