@@ -761,6 +761,7 @@ fn live_runs_seven_video_cameras_and_reports_a_camera_that_never_comes() {
     let dir = tempfile::tempdir().unwrap();
     let (video, rig) = video_and_rig(dir.path());
     let report_path = dir.path().join("live.json");
+    let recording = dir.path().join("live.rrd");
     let video = video.to_str().unwrap();
     let mut args = vec![
         "live".to_owned(),
@@ -768,6 +769,8 @@ fn live_runs_seven_video_cameras_and_reports_a_camera_that_never_comes() {
         rig.to_str().unwrap().to_owned(),
         "--duration".to_owned(),
         "4".to_owned(),
+        "--rerun".to_owned(),
+        format!("save:{}", recording.display()),
         "--report".to_owned(),
         report_path.to_str().unwrap().to_owned(),
     ];
@@ -834,6 +837,24 @@ fn live_runs_seven_video_cameras_and_reports_a_camera_that_never_comes() {
         "{decisions:?}"
     );
     assert!(report["latency_ms"]["end_to_end"]["p99"].as_f64().unwrap() > 0.0);
+    // The viewer's text log says which camera is missing.
+    let read = Command::new(venv_tool("python"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/read_rerun_recording.py"
+        ))
+        .arg(&recording)
+        .output()
+        .unwrap();
+    assert!(read.status.success(), "{}", stderr(&read));
+    let contents: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+    let status = &contents["entities"]["/cameras/ring_front_center"];
+    assert_eq!(status["instances"]["TextLog:text"], 1, "{status}");
+    assert!(
+        contents["entities"]
+            .get("/cameras/ring_front_left")
+            .is_none()
+    );
 
     let missing = heptaview(&[
         "live",

@@ -34,6 +34,8 @@ use crate::types::{Action, FrameSet, SlotStatus, Track};
 pub const WORLD_PATH: &str = "world";
 pub const DECISION_PATH: &str = "decision";
 pub const METRICS_PATH: &str = "metrics";
+/// Text log of cameras going missing and coming back.
+pub const CAMERA_STATUS_PATH: &str = "cameras";
 const APPLICATION_ID: &str = "heptaview";
 const VIEWER_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -103,6 +105,8 @@ pub struct RerunSink {
     planner: PlannerConfig,
     min_image_interval_ns: Option<u64>,
     last_image_ns: Vec<Option<u64>>,
+    /// Per camera: whether the last frame set had its frame (`None`: none seen yet).
+    present: Vec<Option<bool>>,
     counts: RerunCounts,
     /// Saving to a file (flushed to the end) rather than streaming to a viewer.
     to_file: bool,
@@ -170,6 +174,7 @@ impl RerunSink {
             planner,
             min_image_interval_ns,
             last_image_ns: vec![None; rig.cameras().len()],
+            present: vec![None; rig.cameras().len()],
             counts: RerunCounts::default(),
             to_file: matches!(target, RerunTarget::Save(_)),
         };
@@ -230,6 +235,22 @@ impl RerunSink {
 
         for (index, (slot, camera)) in set.slots.iter().zip(&self.cameras).enumerate() {
             let path = camera_path(camera.name());
+            let present = slot.frame.is_some();
+            if self.present[index] != Some(present) {
+                // A camera going missing (down, late, absent) and coming back.
+                let (text, level) = if present {
+                    ("camera delivering again", rerun::TextLogLevel::INFO)
+                } else {
+                    ("camera missing from frame sets", rerun::TextLogLevel::WARN)
+                };
+                if self.present[index].is_some() || !present {
+                    stream.log(
+                        format!("{CAMERA_STATUS_PATH}/{}", camera.name()),
+                        &rerun::TextLog::new(text).with_level(level),
+                    )?;
+                }
+                self.present[index] = Some(present);
+            }
             let Some(frame) = &slot.frame else { continue };
             let due = match (self.min_image_interval_ns, self.last_image_ns[index]) {
                 (Some(interval), Some(last)) => frame.timestamp_ns >= last.saturating_add(interval),

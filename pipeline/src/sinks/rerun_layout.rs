@@ -9,7 +9,7 @@ use rerun::blueprint::{
     TimeSeriesView, Vertical,
 };
 
-use super::rerun::{DECISION_PATH, METRICS_PATH, WORLD_PATH, camera_path};
+use super::rerun::{CAMERA_STATUS_PATH, DECISION_PATH, METRICS_PATH, WORLD_PATH, camera_path};
 
 /// Which row a camera belongs to (0 front, 1 side, 2 rear) and its azimuth
 /// (degrees, positive to the left) for ordering within the row.
@@ -57,7 +57,10 @@ pub fn blueprint(cameras: &[RigCamera]) -> Blueprint {
         ContainerLike::from(
             Spatial3DView::new("bird's-eye view (ego frame)").with_origin(WORLD_PATH),
         ),
-        ContainerLike::from(TextLogView::new("decisions").with_contents([DECISION_PATH])),
+        ContainerLike::from(
+            TextLogView::new("decisions and cameras")
+                .with_contents([DECISION_PATH.to_owned(), format!("{CAMERA_STATUS_PATH}/**")]),
+        ),
         ContainerLike::from(
             TimeSeriesView::new("target speed (m/s) and TTC (s)")
                 .with_contents([format!("{DECISION_PATH}/**")]),
