@@ -1,10 +1,31 @@
 //! The `heptaview` binary as a user meets it: help, version, the self-check,
-//! and one clear error (with the right exit code) for each kind of bad setup.
+//! generate, detect, replay (report, Rerun recording, configuration), demo
+//! and live mode, and one clear error (with the right exit code) for each
+//! kind of bad setup or input.
 
 // Test helpers unwrap too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::{Command, Output};
+
+use heptaview_calibration::AV2_RING_CAMERAS;
+
+/// Every input frame is accounted for once: processed, skipped as a
+/// non-key frame, or dropped with a reason.
+fn assert_frames_add_up(frames: &serde_json::Value) {
+    let count = |v: &serde_json::Value| v.as_u64().unwrap();
+    let dropped: u64 = frames["dropped"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(count)
+        .sum();
+    assert_eq!(
+        count(&frames["input"]),
+        count(&frames["processed"]) + count(&frames["skipped_keyframe"]) + dropped,
+        "{frames}"
+    );
+}
 
 fn heptaview(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_heptaview"))
@@ -53,7 +74,7 @@ fn self_check_passes_on_the_built_in_rig_and_finds_onnx_runtime() {
     let output = heptaview(&["self-check", "--width", "640"]);
     let text = stdout(&output);
     assert!(output.status.success(), "{text}\n{}", stderr(&output));
-    for camera in heptaview_calibration::AV2_RING_CAMERAS {
+    for camera in AV2_RING_CAMERAS {
         assert!(
             text.matches(camera).count() >= 2,
             "{camera} in
@@ -397,16 +418,7 @@ fn replay_writes_a_rerun_recording_that_rerun_reads_back_as_logged() {
             .map(|(_, e)| e["instances"][component].as_u64().unwrap_or(0))
             .sum()
     };
-    let cameras = [
-        "ring_front_center",
-        "ring_front_left",
-        "ring_front_right",
-        "ring_side_left",
-        "ring_side_right",
-        "ring_rear_left",
-        "ring_rear_right",
-    ];
-    for camera in cameras {
+    for camera in AV2_RING_CAMERAS {
         for part in ["", "/image", "/detections"] {
             let path = format!("/world/ego/cameras/{camera}{part}");
             assert!(
@@ -689,18 +701,7 @@ fn ctrl_c_ends_a_replay_with_a_partial_report_and_a_valid_recording() {
     let frames = &report["frames"];
     let input = frames["input"].as_u64().unwrap();
     assert!(input > 0 && input < 420, "{frames}");
-    let dropped: u64 = frames["dropped"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_u64().unwrap())
-        .sum();
-    assert_eq!(
-        input,
-        frames["processed"].as_u64().unwrap()
-            + frames["skipped_keyframe"].as_u64().unwrap()
-            + dropped
-    );
+    assert_frames_add_up(frames);
     let verify = Command::new(venv_tool("rerun"))
         .args(["rrd", "verify", recording.to_str().unwrap()])
         .output()
@@ -741,15 +742,14 @@ fn demo_generates_once_replays_and_leaves_a_recording_and_a_report() {
     );
 }
 
-/// The fixture street video (768x576, 10 fps) and a rig scaled to its width.
+/// The fixture street clip (384x288, 10 fps, 5 s) and a rig scaled to its width.
 fn video_and_rig(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let video = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/videos/vtest.avi");
-    assert!(video.exists(), "{} is missing", video.display());
+        .join("tests/fixtures/videos/vtest_clip.avi");
     let rig = dir.join("rig.toml");
     heptaview_calibration::argoverse2_rig()
         .unwrap()
-        .scaled_to_width(768)
+        .scaled_to_width(384)
         .unwrap()
         .save(&rig)
         .unwrap();
@@ -796,19 +796,7 @@ fn live_runs_seven_video_cameras_and_reports_a_camera_that_never_comes() {
     assert_eq!(report["mode"], "live");
     let frames = &report["frames"];
     let input = frames["input"].as_u64().unwrap();
-    let dropped: u64 = frames["dropped"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_u64().unwrap())
-        .sum();
-    assert_eq!(
-        input,
-        frames["processed"].as_u64().unwrap()
-            + frames["skipped_keyframe"].as_u64().unwrap()
-            + dropped,
-        "{frames}"
-    );
+    assert_frames_add_up(frames);
     // Six cameras at 10 fps for about 4 s.
     assert!(input > 100, "{frames}");
     let health = &report["cameras_health"];
@@ -920,15 +908,7 @@ impl Drop for MjpegCamera {
 fn live_over_seven_loopback_mjpeg_cameras_survives_one_going_away_and_its_recording_replays() {
     let dir = tempfile::tempdir().unwrap();
     let (video, rig) = video_and_rig(dir.path());
-    let names = [
-        "ring_front_center",
-        "ring_front_left",
-        "ring_front_right",
-        "ring_side_left",
-        "ring_side_right",
-        "ring_rear_left",
-        "ring_rear_right",
-    ];
+    let names = AV2_RING_CAMERAS;
     let mut cameras: Vec<MjpegCamera> = names
         .iter()
         .map(|_| MjpegCamera::start(&video, 0))
@@ -978,19 +958,7 @@ fn live_over_seven_loopback_mjpeg_cameras_survives_one_going_away_and_its_record
     assert_eq!(health["ring_front_center"]["down_events"], 0, "{health}");
     let frames = &report["frames"];
     let input = frames["input"].as_u64().unwrap();
-    let dropped: u64 = frames["dropped"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_u64().unwrap())
-        .sum();
-    assert_eq!(
-        input,
-        frames["processed"].as_u64().unwrap()
-            + frames["skipped_keyframe"].as_u64().unwrap()
-            + dropped,
-        "{frames}"
-    );
+    assert_frames_add_up(frames);
     let p99 = report["latency_ms"]["end_to_end"]["p99"].as_f64().unwrap();
     assert!(p99 > 0.0 && p99 < 10_000.0, "p99 {p99} ms");
     // The camera came back well before the end of the 10 s run.
