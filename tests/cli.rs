@@ -327,6 +327,18 @@ fn replay_runs_a_generated_log_and_writes_a_balanced_report() {
         summary.contains("frames: 28 in = 28 processed + 0 skipped (non-key) + 0 dropped"),
         "{summary}"
     );
+    // The summary ends with a table of the cameras.
+    let table: Vec<&str> = summary
+        .lines()
+        .skip_while(|l| !l.starts_with("camera "))
+        .skip(1)
+        .take_while(|l| l.starts_with("ring_"))
+        .collect();
+    assert_eq!(table.len(), 7, "{summary}");
+    assert!(
+        table[0].starts_with("ring_front_center") && table[0].contains(" 4 "),
+        "{summary}"
+    );
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
     assert_eq!(report["mode"], "replay");

@@ -164,6 +164,29 @@ impl Report {
             "stage time per frame set (mean ms): {}",
             stages.join(", ")
         ));
+        lines.push(self.camera_table());
         lines.join("\n")
+    }
+
+    /// One row per camera: what it delivered and when it was missing.
+    fn camera_table(&self) -> String {
+        let width = self
+            .cameras_health
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(0)
+            .max("camera".len());
+        let mut rows = vec![format!(
+            "{:<width$}  {:>7}  {:>16}  {:>11}  {:>8}",
+            "camera", "frames", "missing in sets", "down events", "down s"
+        )];
+        for (name, health) in &self.cameras_health {
+            rows.push(format!(
+                "{:<width$}  {:>7}  {:>16}  {:>11}  {:>8.1}",
+                name, health.frames, health.missing_in_framesets, health.down_events, health.down_s
+            ));
+        }
+        rows.join("\n")
     }
 }
