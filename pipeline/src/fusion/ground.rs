@@ -47,33 +47,40 @@ pub struct GroundObservation {
     pub cut_one_side: bool,
 }
 
-/// Typical heights (m) of COCO driving classes, for the known-height fallback.
-pub fn typical_height_m(class: &str) -> Option<f64> {
-    Some(match class {
-        "person" => 1.7,
-        "bicycle" => 1.1,
-        "motorcycle" => 1.3,
-        "car" => 1.5,
-        "bus" => 3.2,
-        "truck" => 3.0,
-        "train" => 3.8,
-        "traffic light" => 0.9,
-        "stop sign" => 0.75,
+/// Typical size of an object of a COCO driving class, metres.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClassSize {
+    pub length_m: f64,
+    pub width_m: f64,
+    pub height_m: f64,
+}
+
+/// Typical sizes of the COCO driving classes: the height gives the range when
+/// the ground contact is not seen, the length how far a box cut by the
+/// image's side may be off the object's centre; the viewer draws tracks at it.
+pub fn typical_size(class: &str) -> Option<ClassSize> {
+    let (length_m, width_m, height_m) = match class {
+        "person" => (0.6, 0.6, 1.7),
+        "bicycle" => (1.8, 0.6, 1.1),
+        "motorcycle" => (1.8, 0.6, 1.3),
+        "car" => (4.6, 1.85, 1.5),
+        "bus" => (12.0, 2.55, 3.2),
+        "truck" => (7.0, 2.4, 3.0),
+        "train" => (12.0, 2.55, 3.8),
+        "traffic light" => (0.6, 0.4, 0.9),
+        "stop sign" => (0.6, 0.1, 0.75),
         _ => return None,
+    };
+    Some(ClassSize {
+        length_m,
+        width_m,
+        height_m,
     })
 }
 
-/// Typical lengths (m) of COCO driving classes, for how far a box cut by the
-/// image's side may be off the object's centre.
-fn typical_length_m(class: &str) -> f64 {
-    match class {
-        "person" | "traffic light" | "stop sign" => 0.6,
-        "bicycle" | "motorcycle" => 1.8,
-        "car" => 4.6,
-        "truck" => 7.0,
-        "bus" | "train" => 12.0,
-        _ => 1.0,
-    }
+/// Typical heights (m) of COCO driving classes, for the known-height fallback.
+pub fn typical_height_m(class: &str) -> Option<f64> {
+    typical_size(class).map(|size| size.height_m)
 }
 
 /// A box edge this close to the image border (a share of the image width)
@@ -104,7 +111,7 @@ pub fn observe(
     // bottom centre lies off the object's centre towards the image's middle,
     // by up to half the object's length.
     let side_cut_sigma = if cut_side {
-        typical_length_m(&detection.detection.class) / 2.0
+        typical_size(&detection.detection.class).map_or(1.0, |size| size.length_m) / 2.0
     } else {
         0.0
     };

@@ -27,6 +27,7 @@ use super::rerun_layout::blueprint;
 use crate::error::PipelineError;
 use crate::eval::ANNOTATION_TOLERANCE_NS;
 use crate::fusion::associate::family;
+use crate::fusion::ground::{ClassSize, typical_size};
 use crate::planning::{PlannerConfig, name};
 use crate::replay::Progress;
 use crate::types::{Action, FrameSet, SlotStatus, Track};
@@ -375,15 +376,15 @@ impl RerunSink {
         let centres: Vec<[f32; 3]> = tracks
             .iter()
             .map(|t| {
-                let (_, _, height) = typical_size_m(&t.class);
+                let height = drawn_size(&t.class).height_m as f32;
                 [t.position_m[0] as f32, t.position_m[1] as f32, height / 2.0]
             })
             .collect();
         let half_sizes: Vec<[f32; 3]> = tracks
             .iter()
             .map(|t| {
-                let (length, width, height) = typical_size_m(&t.class);
-                [length / 2.0, width / 2.0, height / 2.0]
+                let size = drawn_size(&t.class);
+                [size.length_m, size.width_m, size.height_m].map(|d| (d / 2.0) as f32)
             })
             .collect();
         // Boxes point along the velocity when the object moves.
@@ -542,16 +543,13 @@ fn quaternion(q: &UnitQuaternion<f64>) -> rerun::Quaternion {
     rerun::Quaternion::from_xyzw([q.i as f32, q.j as f32, q.k as f32, q.w as f32])
 }
 
-/// Length, width, height (m) drawn for a track of this class.
-fn typical_size_m(class: &str) -> (f32, f32, f32) {
-    match class {
-        "person" => (0.6, 0.6, 1.75),
-        "bicycle" | "motorcycle" => (1.8, 0.6, 1.3),
-        "bus" | "train" => (12.0, 2.55, 3.2),
-        "truck" => (7.0, 2.4, 3.0),
-        "car" => (4.6, 1.85, 1.5),
-        _ => (0.8, 0.8, 0.8),
-    }
+/// The size a track of this class is drawn at.
+fn drawn_size(class: &str) -> ClassSize {
+    typical_size(class).unwrap_or(ClassSize {
+        length_m: 0.8,
+        width_m: 0.8,
+        height_m: 0.8,
+    })
 }
 
 fn family_color(class: &str) -> rerun::Color {
