@@ -18,7 +18,7 @@ use heptaview_datasets::generator::{GenerateOptions, generate};
 use heptaview_models::attributes::attributes;
 use heptaview_models::classifier::Classifier;
 use heptaview_models::detector::Detector;
-use heptaview_pipeline::replay::{PipelineConfig, ReplayOptions, Speed, replay};
+use heptaview_pipeline::replay::{PipelineConfig, ReplayOptions, replay};
 use heptaview_pipeline::runtime::Control;
 use heptaview_pipeline::stages::compress::{KeyframeMode, jpeg_dimensions, reduced_decode_flag};
 
@@ -46,13 +46,7 @@ fn main() {
     let session = config.session.clone();
 
     // The pipeline, every frame detected.
-    let replay_options = ReplayOptions {
-        speed: Speed::Max,
-        start_s: None,
-        end_s: None,
-        cameras: None,
-        config: config.clone(),
-    };
+    let replay_options = ReplayOptions::whole_log(config.clone());
     let report = replay(
         &log_dir,
         &replay_options,

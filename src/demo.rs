@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, anyhow};
 use heptaview_datasets::generator::{GenerateOptions, Generator};
-use heptaview_pipeline::replay::{PipelineConfig, ReplayOptions, Speed};
+use heptaview_pipeline::replay::{PipelineConfig, ReplayOptions};
 use heptaview_pipeline::sinks::rerun::RerunTarget;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -40,13 +40,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let report_path = args.out.join("report.json");
     let plan = Plan {
         log,
-        options: ReplayOptions {
-            speed: Speed::Max,
-            start_s: None,
-            end_s: None,
-            cameras: None,
-            config: PipelineConfig::default(),
-        },
+        options: ReplayOptions::whole_log(PipelineConfig::default()),
         rerun: RerunTarget::Save(recording.clone()),
         eval: true,
         // The every-frame pass for key-frame recall would double the run.

@@ -295,19 +295,7 @@ fn detect_falls_back_to_cpu_with_a_warning_when_cuda_is_missing() {
 #[test]
 fn replay_runs_a_generated_log_and_writes_a_balanced_report() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("drive");
-    let generated = heptaview(&[
-        "generate",
-        "--scenario",
-        "pedestrian_crossing",
-        "--out",
-        log.to_str().unwrap(),
-        "--width",
-        "256",
-        "--seconds",
-        "0.4",
-    ]);
-    assert!(generated.status.success(), "{}", stderr(&generated));
+    let log = small_drive(dir.path(), "256", "0.4");
     let report_path = dir.path().join("report.json");
     let output = heptaview(&[
         "replay",
@@ -371,19 +359,7 @@ fn venv_tool(name: &str) -> std::path::PathBuf {
 #[test]
 fn replay_writes_a_rerun_recording_that_rerun_reads_back_as_logged() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("drive");
-    let generated = heptaview(&[
-        "generate",
-        "--scenario",
-        "pedestrian_crossing",
-        "--out",
-        log.to_str().unwrap(),
-        "--width",
-        "320",
-        "--seconds",
-        "0.6",
-    ]);
-    assert!(generated.status.success(), "{}", stderr(&generated));
+    let log = small_drive(dir.path(), "320", "0.6");
     let recording = dir.path().join("run.rrd");
     let report_path = dir.path().join("report.json");
     let output = heptaview(&[
@@ -527,8 +503,8 @@ fn replay_writes_a_rerun_recording_that_rerun_reads_back_as_logged() {
     );
 }
 
-/// A generated pedestrian_crossing drive of `seconds` at 256 px in `dir`.
-fn small_drive(dir: &std::path::Path, seconds: &str) -> std::path::PathBuf {
+/// A generated pedestrian_crossing drive of `seconds` at `width` px in `dir`.
+fn small_drive(dir: &std::path::Path, width: &str, seconds: &str) -> std::path::PathBuf {
     let log = dir.join("drive");
     let generated = heptaview(&[
         "generate",
@@ -537,7 +513,7 @@ fn small_drive(dir: &std::path::Path, seconds: &str) -> std::path::PathBuf {
         "--out",
         log.to_str().unwrap(),
         "--width",
-        "256",
+        width,
         "--seconds",
         seconds,
     ]);
@@ -548,7 +524,7 @@ fn small_drive(dir: &std::path::Path, seconds: &str) -> std::path::PathBuf {
 #[test]
 fn the_printed_default_configuration_runs_and_a_bad_one_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let log = small_drive(dir.path(), "0.3");
+    let log = small_drive(dir.path(), "256", "0.3");
     let printed = heptaview(&["config", "--print-default"]);
     assert!(printed.status.success());
     let defaults = stdout(&printed);
@@ -618,7 +594,7 @@ fn the_printed_default_configuration_runs_and_a_bad_one_is_refused() {
 #[test]
 fn replay_errors_are_one_line_and_a_corrupt_image_is_a_counted_drop() {
     let dir = tempfile::tempdir().unwrap();
-    let log = small_drive(dir.path(), "0.3");
+    let log = small_drive(dir.path(), "256", "0.3");
 
     let not_a_log = dir.path().join("empty");
     std::fs::create_dir(&not_a_log).unwrap();
@@ -672,7 +648,7 @@ fn replay_errors_are_one_line_and_a_corrupt_image_is_a_counted_drop() {
 #[test]
 fn ctrl_c_ends_a_replay_with_a_partial_report_and_a_valid_recording() {
     let dir = tempfile::tempdir().unwrap();
-    let log = small_drive(dir.path(), "6");
+    let log = small_drive(dir.path(), "256", "6");
     let recording = dir.path().join("run.rrd");
     let report_path = dir.path().join("report.json");
     let child = Command::new(env!("CARGO_BIN_EXE_heptaview"))
@@ -786,14 +762,10 @@ fn live_runs_seven_video_cameras_and_reports_a_camera_that_never_comes() {
         "--report".to_owned(),
         report_path.to_str().unwrap().to_owned(),
     ];
-    for camera in [
-        "ring_front_left",
-        "ring_front_right",
-        "ring_side_left",
-        "ring_side_right",
-        "ring_rear_left",
-        "ring_rear_right",
-    ] {
+    for camera in AV2_RING_CAMERAS
+        .iter()
+        .filter(|c| **c != "ring_front_center")
+    {
         args.push("--camera".to_owned());
         args.push(format!("{camera}={video}"));
     }

@@ -176,6 +176,19 @@ pub struct ReplayOptions {
     pub config: PipelineConfig,
 }
 
+impl ReplayOptions {
+    /// The whole log, every camera, as fast as the pipeline goes.
+    pub fn whole_log(config: PipelineConfig) -> Self {
+        Self {
+            speed: Speed::Max,
+            start_s: None,
+            end_s: None,
+            cameras: None,
+            config,
+        }
+    }
+}
+
 /// Progress of a run, for a progress bar, and the queues' lengths now.
 #[derive(Debug, Clone)]
 pub struct Progress {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use heptaview_datasets::av2::Av2Log;
 use heptaview_datasets::generator::{GenerateOptions, generate};
 use heptaview_pipeline::eval::{Evaluation, Evaluator};
-use heptaview_pipeline::replay::{PipelineConfig, ReplayOptions, Speed, replay, selected_cameras};
+use heptaview_pipeline::replay::{PipelineConfig, ReplayOptions, replay, selected_cameras};
 use heptaview_pipeline::runtime::Control;
 
 /// The evaluation of a replay of a generated `scenario` at 640 px, and the
@@ -27,13 +27,7 @@ fn evaluated(scenario: &str) -> (Evaluation, String) {
 
     let mut config = PipelineConfig::default();
     config.session.intra_threads = 1;
-    let replay_options = ReplayOptions {
-        speed: Speed::Max,
-        start_s: None,
-        end_s: None,
-        cameras: None,
-        config,
-    };
+    let replay_options = ReplayOptions::whole_log(config);
     let log = Av2Log::open(&out).unwrap();
     let cameras = selected_cameras(&log, None).unwrap();
     let mut evaluator = Evaluator::new(&log, &cameras).unwrap();

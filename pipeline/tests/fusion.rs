@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use heptaview_datasets::av2::Av2Log;
 use heptaview_datasets::generator::{GenerateOptions, generate};
-use heptaview_pipeline::replay::{PipelineConfig, ReplayOptions, Speed, replay};
+use heptaview_pipeline::replay::{PipelineConfig, ReplayOptions, replay};
 use heptaview_pipeline::runtime::Control;
 use heptaview_pipeline::stages::compress::KeyframeMode;
 use heptaview_pipeline::types::FrameSet;
@@ -44,13 +44,7 @@ fn replayed_urban_drive(seconds: f64) -> (tempfile::TempDir, Av2Log, Vec<FrameSe
     let mut config = PipelineConfig::default();
     config.compress.keyframes = KeyframeMode::Off;
     config.session.intra_threads = 1;
-    let replay_options = ReplayOptions {
-        speed: Speed::Max,
-        start_s: None,
-        end_s: None,
-        cameras: None,
-        config,
-    };
+    let replay_options = ReplayOptions::whole_log(config);
     let mut sets: Vec<FrameSet> = Vec::new();
     replay(
         &out,

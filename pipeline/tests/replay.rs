@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use heptaview_datasets::generator::{GenerateOptions, generate};
 use heptaview_pipeline::edge::Backpressure;
-use heptaview_pipeline::replay::{PipelineConfig, ReplayOptions, Speed, replay};
+use heptaview_pipeline::replay::{PipelineConfig, ReplayOptions, replay};
 use heptaview_pipeline::report::Report;
 use heptaview_pipeline::runtime::Control;
 use heptaview_pipeline::stages::compress::KeyframeMode;
@@ -30,13 +30,7 @@ fn options(keyframes: KeyframeMode) -> ReplayOptions {
     let mut config = PipelineConfig::default();
     config.compress.keyframes = keyframes;
     config.session.intra_threads = 1;
-    ReplayOptions {
-        speed: Speed::Max,
-        start_s: None,
-        end_s: None,
-        cameras: None,
-        config,
-    }
+    ReplayOptions::whole_log(config)
 }
 
 /// Per frame set: per camera, (status, detections as class + rounded box).
