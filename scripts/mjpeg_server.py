@@ -3,13 +3,16 @@
 (multipart/x-mixed-replace) of JPEG frames cut from a video file, looped, at
 the video's frame rate.
 
-Usage: python scripts/mjpeg_server.py VIDEO PORT [--fps F]
+Usage: python scripts/mjpeg_server.py VIDEO PORT [--fps F] [--save-frames DIR]
 
 For tests of live mode on loopback; serves on 127.0.0.1 only. PORT 0 picks a
-free port; the first line printed names the URL.
+free port; the first line printed names the URL. --save-frames writes the
+JPEG files it serves (0000.jpg, ...), so that a test can check that a
+recording kept the camera's bytes.
 """
 
 import argparse
+import os
 import socketserver
 import threading
 import time
@@ -37,8 +40,14 @@ def main():
     parser.add_argument("video")
     parser.add_argument("port", type=int)
     parser.add_argument("--fps", type=float)
+    parser.add_argument("--save-frames", metavar="DIR")
     args = parser.parse_args()
     frames, fps = load_frames(args.video)
+    if args.save_frames:
+        os.makedirs(args.save_frames, exist_ok=True)
+        for index, jpeg in enumerate(frames):
+            with open(os.path.join(args.save_frames, f"{index:04d}.jpg"), "wb") as f:
+                f.write(jpeg)
     period = 1.0 / (args.fps or fps)
 
     class Handler(BaseHTTPRequestHandler):

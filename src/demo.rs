@@ -46,6 +46,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         // The every-frame pass for key-frame recall would double the run.
         keyframe_recall_pass: false,
         report: Some(report_path),
+        detections: None,
     };
     run_plan(&plan)?;
     let viewer = Path::new(".deps/venv/bin/rerun");

@@ -11,6 +11,7 @@ use heptaview_pipeline::edge::Backpressure;
 use heptaview_pipeline::live::{LiveCamera, LiveOptions, live_source};
 use heptaview_pipeline::replay::{PipelineConfig, RunSpec, run_pipeline};
 use heptaview_pipeline::runtime::Control;
+use heptaview_pipeline::sinks::detections::DetectionsFile;
 use heptaview_pipeline::sinks::rerun::{RerunSink, RerunTarget};
 use heptaview_pipeline::stages::sync::SyncClock;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -48,6 +49,10 @@ pub struct Args {
     /// Write the JSON run report here.
     #[arg(long, value_name = "PATH")]
     report: Option<PathBuf>,
+    /// Write every detected frame's detections here, one JSON line per frame
+    /// (as `heptaview replay --detections` does, for comparing the two).
+    #[arg(long, value_name = "PATH")]
+    detections: Option<PathBuf>,
     /// Stage parameters (TOML); live mode sets latest-wins queues and
     /// wall-clock synchronisation over it.
     #[arg(long, value_name = "FILE")]
@@ -102,6 +107,13 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     .map_err(|e| Failure::BadInput(e.into()))?;
 
     let names: Vec<String> = cameras.iter().map(|c| c.name.clone()).collect();
+    let mut detections = match &args.detections {
+        Some(path) => Some(
+            DetectionsFile::create(path, names.clone()).map_err(|e| Failure::BadInput(e.into()))?,
+        ),
+        None => None,
+    };
+    let mut detections_error = None;
     let input = cameras
         .iter()
         .map(|c| format!("{}={}", c.name, c.source.as_deref().unwrap_or("absent")))
@@ -132,6 +144,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         if let Some(sink) = &mut sink {
             sink.log(set, progress);
         }
+        if let Some(file) = &mut detections
+            && detections_error.is_none()
+        {
+            detections_error = file.write(set).err();
+        }
         bar.inc(1);
         if let Some(decision) = &set.decision {
             bar.set_message(format!("{:?}", decision.action));
@@ -143,6 +160,12 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         other => Failure::Runtime(other.into()),
     })?;
     report.rerun = sink.map(RerunSink::finish);
+    if let Some(error) = detections_error {
+        return Err(Failure::Runtime(error.into()));
+    }
+    if let Some(file) = detections {
+        file.finish().map_err(|e| Failure::Runtime(e.into()))?;
+    }
 
     // What the capture threads saw: outages and their length.
     let now = Instant::now();

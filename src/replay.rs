@@ -13,6 +13,7 @@ use heptaview_pipeline::replay::{
 };
 use heptaview_pipeline::report::Report;
 use heptaview_pipeline::runtime::Control;
+use heptaview_pipeline::sinks::detections::DetectionsFile;
 use heptaview_pipeline::sinks::rerun::{RerunSink, RerunTarget};
 use heptaview_pipeline::stages::compress::KeyframeMode;
 use heptaview_pipeline::types::FrameSet;
@@ -55,6 +56,10 @@ pub struct Args {
     /// Write the JSON run report here.
     #[arg(long, value_name = "PATH")]
     report: Option<PathBuf>,
+    /// Write every detected frame's detections here, one JSON line per frame
+    /// (camera, timestamp_ns, boxes, classes, scores, attributes).
+    #[arg(long, value_name = "PATH")]
+    detections: Option<PathBuf>,
     /// Compare with the log's ground truth (annotations.feather, and the
     /// expected decisions of a generated drive's scenario.toml); with
     /// `--keyframes auto`, a second every-frame pass measures key-frame recall.
@@ -95,6 +100,7 @@ pub struct Plan {
     /// With `eval` and key frames on: a second every-frame pass for key-frame recall.
     pub keyframe_recall_pass: bool,
     pub report: Option<PathBuf>,
+    pub detections: Option<PathBuf>,
 }
 
 pub fn run(args: &Args) -> Result<(), Failure> {
@@ -128,6 +134,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         eval: args.eval,
         keyframe_recall_pass: true,
         report: args.report.clone(),
+        detections: args.detections.clone(),
     };
     run_plan(&plan).map(|_| ())
 }
@@ -158,6 +165,15 @@ pub fn run_plan(plan: &Plan) -> Result<Report, Failure> {
         None
     };
     let mut sink = open_rerun(plan)?;
+    let mut detections = match &plan.detections {
+        Some(path) => {
+            let log = Av2Log::open(&plan.log).map_err(|e| Failure::BadInput(e.into()))?;
+            let cameras = selected_cameras(&log, options.cameras.as_deref()).map_err(bad_input)?;
+            Some(DetectionsFile::create(path, cameras).map_err(bad_input)?)
+        }
+        None => None,
+    };
+    let mut detections_error = None;
     let mut with_keyframes = DetectionsByFrame::default();
     let mut report = replay_with_progress(
         &plan.log,
@@ -168,6 +184,11 @@ pub fn run_plan(plan: &Plan) -> Result<Report, Failure> {
             if let Some(sink) = &mut sink {
                 sink.log(set, progress);
             }
+            if let Some(file) = &mut detections
+                && detections_error.is_none()
+            {
+                detections_error = file.write(set).err();
+            }
             if let Some(evaluator) = &mut evaluator {
                 evaluator.observe(set);
                 with_keyframes.record(set);
@@ -175,6 +196,12 @@ pub fn run_plan(plan: &Plan) -> Result<Report, Failure> {
         },
     )?;
     report.rerun = sink.map(RerunSink::finish);
+    if let Some(error) = detections_error {
+        return Err(Failure::Runtime(error.into()));
+    }
+    if let Some(file) = detections {
+        file.finish().map_err(|e| Failure::Runtime(e.into()))?;
+    }
     eprintln!("{}", report.summary());
     if let (Some(counts), RerunTarget::Save(path)) = (&report.rerun, &plan.rerun) {
         eprintln!(

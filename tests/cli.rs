@@ -851,18 +851,21 @@ struct MjpegCamera {
 }
 
 impl MjpegCamera {
-    fn start(video: &std::path::Path, port: u16) -> Self {
+    /// `save_frames`: where the server writes the JPEG files it serves.
+    fn start(video: &std::path::Path, port: u16, save_frames: Option<&std::path::Path>) -> Self {
         use std::io::BufRead;
-        let mut child = Command::new(venv_tool("python"))
+        let mut server = Command::new(venv_tool("python"));
+        server
             .arg(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/scripts/mjpeg_server.py"
             ))
             .arg(video)
-            .arg(port.to_string())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+            .arg(port.to_string());
+        if let Some(dir) = save_frames {
+            server.arg("--save-frames").arg(dir);
+        }
+        let mut child = server.stdout(std::process::Stdio::piped()).spawn().unwrap();
         let mut line = String::new();
         std::io::BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -893,12 +896,16 @@ fn live_over_seven_loopback_mjpeg_cameras_survives_one_going_away_and_its_record
     let dir = tempfile::tempdir().unwrap();
     let (video, rig) = video_and_rig(dir.path());
     let names = AV2_RING_CAMERAS;
+    // Every server serves the same JPEG files (the same encoder on the same video).
+    let served = dir.path().join("served");
     let mut cameras: Vec<MjpegCamera> = names
         .iter()
-        .map(|_| MjpegCamera::start(&video, 0))
+        .enumerate()
+        .map(|(i, _)| MjpegCamera::start(&video, 0, (i == 0).then_some(served.as_path())))
         .collect();
     let report_path = dir.path().join("live.json");
     let recording = dir.path().join("recorded");
+    let live_detections = dir.path().join("live.jsonl");
     let mut args = vec![
         "live".to_owned(),
         "--rig".to_owned(),
@@ -909,6 +916,8 @@ fn live_over_seven_loopback_mjpeg_cameras_survives_one_going_away_and_its_record
         recording.to_str().unwrap().to_owned(),
         "--report".to_owned(),
         report_path.to_str().unwrap().to_owned(),
+        "--detections".to_owned(),
+        live_detections.to_str().unwrap().to_owned(),
     ];
     for (name, camera) in names.iter().zip(&cameras) {
         args.push("--camera".to_owned());
@@ -929,7 +938,7 @@ fn live_over_seven_loopback_mjpeg_cameras_survives_one_going_away_and_its_record
     let port = cameras[3].port;
     drop(cameras.remove(3));
     std::thread::sleep(std::time::Duration::from_secs(2));
-    cameras.insert(3, MjpegCamera::start(&video, port));
+    cameras.insert(3, MjpegCamera::start(&video, port, None));
 
     let output = live.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
@@ -958,15 +967,102 @@ fn live_over_seven_loopback_mjpeg_cameras_survives_one_going_away_and_its_record
         })
         .sum();
     assert_eq!(recorded as u64, input, "recorded {recorded} of {input}");
+    // MJPEG passes through: the recording holds the cameras' own bytes.
+    let served: std::collections::HashSet<Vec<u8>> = std::fs::read_dir(&served)
+        .unwrap()
+        .map(|f| std::fs::read(f.unwrap().path()).unwrap())
+        .collect();
+    for name in names {
+        for file in std::fs::read_dir(recording.join("sensors/cameras").join(name)).unwrap() {
+            let path = file.unwrap().path();
+            assert!(
+                served.contains(&std::fs::read(&path).unwrap()),
+                "{} is not a JPEG the camera served",
+                path.display()
+            );
+        }
+    }
+
+    // The recording replays, and every frame live mode detected gets the
+    // same detections in the replay.
     let replay_report = dir.path().join("replay.json");
+    let replay_detections = dir.path().join("replay.jsonl");
     let replayed = heptaview(&[
         "replay",
         recording.to_str().unwrap(),
+        "--keyframes",
+        "off",
         "--report",
         replay_report.to_str().unwrap(),
+        "--detections",
+        replay_detections.to_str().unwrap(),
     ]);
     assert!(replayed.status.success(), "{}", stderr(&replayed));
     let replay: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&replay_report).unwrap()).unwrap();
     assert_eq!(replay["frames"]["input"], input);
+    let live = detections_by_frame(&live_detections);
+    let replay = detections_by_frame(&replay_detections);
+    assert!(live.len() > 50, "only {} frames detected live", live.len());
+    let mut boxes = 0;
+    for (frame, live_boxes) in &live {
+        let replay_boxes = replay
+            .get(frame)
+            .unwrap_or_else(|| panic!("{frame:?} was detected live, not in the replay"));
+        assert_same_detections(frame, live_boxes, replay_boxes);
+        boxes += live_boxes.len();
+    }
+    assert!(boxes > 0, "live mode detected nothing to compare");
+}
+
+/// `--detections` JSON lines by (camera, timestamp_ns).
+fn detections_by_frame(
+    path: &std::path::Path,
+) -> std::collections::BTreeMap<(String, u64), Vec<serde_json::Value>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let frame: serde_json::Value = serde_json::from_str(line).unwrap();
+            let key = (
+                frame["camera"].as_str().unwrap().to_owned(),
+                frame["timestamp_ns"].as_u64().unwrap(),
+            );
+            (key, frame["detections"].as_array().unwrap().clone())
+        })
+        .collect()
+}
+
+/// Same classes and attributes; scores and boxes equal up to the rounding
+/// that a different batch of crops or thread schedule can cause.
+fn assert_same_detections(
+    frame: &(String, u64),
+    live: &[serde_json::Value],
+    replay: &[serde_json::Value],
+) {
+    assert_eq!(
+        live.len(),
+        replay.len(),
+        "{frame:?}: {live:?} vs {replay:?}"
+    );
+    for (a, b) in live.iter().zip(replay) {
+        assert_eq!(a["class"], b["class"], "{frame:?}");
+        assert_eq!(
+            a["attributes"]["subtype"], b["attributes"]["subtype"],
+            "{frame:?}"
+        );
+        let close = |x: &serde_json::Value, y: &serde_json::Value, tolerance: f64| {
+            (x.as_f64().unwrap() - y.as_f64().unwrap()).abs() <= tolerance
+        };
+        assert!(
+            close(&a["score"], &b["score"], 1e-3),
+            "{frame:?}: {a} vs {b}"
+        );
+        for i in 0..4 {
+            assert!(
+                close(&a["box"][i], &b["box"][i], 0.05),
+                "{frame:?}: {a} vs {b}"
+            );
+        }
+    }
 }

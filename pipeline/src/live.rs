@@ -1,8 +1,9 @@
 //! Live cameras as a frame source: one capture thread per camera reading
 //! whatever OpenCV's `VideoCapture` opens (a V4L2 device, an RTSP or HTTP
 //! MJPEG URL, a GStreamer pipeline, a video file played at its own rate).
-//! Frames are stamped at arrival with a monotonic clock and encoded to JPEG
-//! once. A camera that fails or stalls is marked down and reopened with
+//! Frames are stamped at arrival with a monotonic clock. A source that
+//! delivers JPEG (an MJPEG stream or file) passes its original bytes through
+//! untouched; any other is decoded and encoded to JPEG once. A camera that fails or stalls is marked down and reopened with
 //! backoff until it returns; the run goes on without it meanwhile.
 
 use std::path::{Path, PathBuf};
@@ -289,7 +290,7 @@ impl Capture<'_> {
         let mut backoff = FIRST_BACKOFF;
         let mut sequence = 0u64;
         while !done() {
-            let Some(mut capture) = self.open() else {
+            let Some((mut capture, delivery)) = self.open() else {
                 health.update(self.index, |s| s.mark_down(Instant::now()));
                 sleep_unless(done, backoff);
                 backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -313,23 +314,17 @@ impl Capture<'_> {
                 }
                 let arrival = Instant::now();
                 ledger.input(1);
-                let mut jpeg = Vector::<u8>::new();
-                let params =
-                    Vector::from_slice(&[opencv::imgcodecs::IMWRITE_JPEG_QUALITY, self.quality]);
-                if !matches!(
-                    opencv::imgcodecs::imencode(".jpg", &image, &mut jpeg, &params),
-                    Ok(true)
-                ) {
+                let Some(jpeg) = self.jpeg_of(&image, delivery) else {
                     ledger.dropped(DropReason::DecodeError, 1);
                     continue;
-                }
+                };
                 health.update(self.index, |s| {
                     s.mark_up(arrival);
                     s.frames += 1;
                     s.last_frame = Some(arrival);
                 });
                 let timestamp_ns = LIVE_EPOCH_NS + (arrival - self.started).as_nanos() as u64;
-                let jpeg = Arc::new(jpeg.to_vec());
+                let jpeg = Arc::new(jpeg);
                 if let Some(record) = record {
                     // The recorder outlives the capture threads; a send cannot fail.
                     let _ = record.send((self.index, timestamp_ns, jpeg.clone()));
@@ -360,22 +355,90 @@ impl Capture<'_> {
         }
     }
 
-    /// Network streams get open and read timeouts, so that a dead camera
-    /// cannot hold its thread.
-    fn open(&self) -> Option<videoio::VideoCapture> {
-        let capture = if self.source.contains("://") {
+    /// The JPEG bytes of what `read` gave: the packet itself when passing
+    /// through, else the decoded image encoded once; `None` when unusable.
+    fn jpeg_of(&self, image: &Mat, delivery: Delivery) -> Option<Vec<u8>> {
+        match delivery {
+            Delivery::Jpeg => {
+                let bytes = image.data_bytes().ok()?;
+                is_jpeg(bytes).then(|| bytes.to_vec())
+            }
+            Delivery::Decoded => {
+                let mut jpeg = Vector::<u8>::new();
+                let params =
+                    Vector::from_slice(&[opencv::imgcodecs::IMWRITE_JPEG_QUALITY, self.quality]);
+                matches!(
+                    opencv::imgcodecs::imencode(".jpg", image, &mut jpeg, &params),
+                    Ok(true)
+                )
+                .then(|| jpeg.to_vec())
+            }
+        }
+    }
+
+    /// Opens the source. A stream or file whose packets are JPEG images
+    /// (MJPEG) is read undecoded, so that its original bytes pass through;
+    /// anything else is decoded. Network streams get open and read timeouts,
+    /// so that a dead camera cannot hold its thread.
+    fn open(&self) -> Option<(videoio::VideoCapture, Delivery)> {
+        let network = self.source.contains("://");
+        let file = std::fs::metadata(Path::new(self.source)).is_ok_and(|m| m.is_file());
+        if (network || file)
+            && let Some(mut capture) = self.open_with(videoio::CAP_FFMPEG)
+            && capture.set(videoio::CAP_PROP_FORMAT, -1.0).unwrap_or(false)
+        {
+            let mut packet = Mat::default();
+            let first_is_jpeg = matches!(capture.read(&mut packet), Ok(true))
+                && packet.data_bytes().is_ok_and(is_jpeg);
+            if first_is_jpeg {
+                // The probe packet is not counted as input: frames start
+                // with the next one.
+                return Some((capture, Delivery::Jpeg));
+            }
+        }
+        let backend = if network {
+            videoio::CAP_FFMPEG
+        } else {
+            videoio::CAP_ANY
+        };
+        self.open_with(backend)
+            .map(|capture| (capture, Delivery::Decoded))
+    }
+
+    fn open_with(&self, backend: i32) -> Option<videoio::VideoCapture> {
+        let capture = if backend == videoio::CAP_FFMPEG {
             let params = Vector::from_slice(&[
                 videoio::CAP_PROP_OPEN_TIMEOUT_MSEC,
                 3000,
                 videoio::CAP_PROP_READ_TIMEOUT_MSEC,
                 2000,
             ]);
-            videoio::VideoCapture::from_file_with_params(self.source, videoio::CAP_FFMPEG, &params)
+            videoio::VideoCapture::from_file_with_params(self.source, backend, &params)
         } else {
-            videoio::VideoCapture::from_file(self.source, videoio::CAP_ANY)
+            videoio::VideoCapture::from_file(self.source, backend)
         };
         capture.ok().filter(|c| c.is_opened().unwrap_or(false))
     }
+}
+
+/// How a capture delivers frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Undecoded packets that are JPEG images: passed through as they came.
+    Jpeg,
+    /// Decoded images: encoded to JPEG once.
+    Decoded,
+}
+
+/// A whole JPEG image: start-of-image marker first, end-of-image marker last
+/// (streams may pad after it).
+fn is_jpeg(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xFF, 0xD8])
+        && bytes
+            .windows(2)
+            .rev()
+            .take(64)
+            .any(|pair| pair == [0xFF, 0xD9])
 }
 
 fn sleep_unless(done: &dyn Fn() -> bool, total: Duration) {

@@ -1,4 +1,6 @@
-//! Where finished frame sets go besides the report: the Rerun visual debugger.
+//! Where finished frame sets go besides the report: the Rerun visual
+//! debugger, and a JSON Lines file of detections.
 
+pub mod detections;
 pub mod rerun;
 pub mod rerun_layout;
