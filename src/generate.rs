@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::anyhow;
 use heptaview_datasets::DatasetError;
-use heptaview_datasets::generator::{GenerateOptions, Generator, SCENARIOS};
+use heptaview_datasets::generator::{GenerateOptions, GenerateSummary, Generator, SCENARIOS};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Failure;
@@ -43,7 +43,13 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         seed: args.seed,
         jpeg_quality: 90,
     };
+    generate_with_progress(options).map(|_| ())
+}
+
+/// Generates a drive with a progress bar, then prints what was written.
+pub fn generate_with_progress(options: GenerateOptions) -> Result<GenerateSummary, Failure> {
     let started = Instant::now();
+    let (scenario, fps, out) = (options.scenario.clone(), options.fps, options.out.clone());
     let generator = Generator::new(options).map_err(classify)?;
     let bar = ProgressBar::new(generator.frame_count() as u64);
     bar.set_style(
@@ -53,7 +59,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         .map_err(|e| Failure::Runtime(anyhow!("progress bar template: {e}")))?
         .progress_chars("=> "),
     );
-    bar.set_prefix(args.scenario.clone());
+    bar.set_prefix(scenario);
     let summary = generator
         .write(&mut |done, _| bar.set_position(done as u64))
         .map_err(classify)?;
@@ -63,14 +69,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         summary.scenario,
         summary.framesets,
         summary.seconds,
-        args.fps,
+        fps,
         summary.images,
         summary.image_bytes as f64 / 1e6,
         summary.annotations,
-        args.out.display(),
+        out.display(),
         started.elapsed().as_secs_f64()
     );
-    Ok(())
+    Ok(summary)
 }
 
 /// Bad options are the user's to fix (exit 2); the rest are runtime failures.

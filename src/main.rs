@@ -1,5 +1,6 @@
 //! `heptaview`: the command-line front end of the seven-camera pipeline.
 
+mod bench;
 mod config;
 mod demo;
 mod detect;
@@ -70,6 +71,11 @@ enum Command {
     /// Print the configuration: every stage parameter with its default and
     /// what it does (a starting point for `replay --config FILE`).
     Config(config::Args),
+    /// Measure throughput and latency with key frames off and auto, against
+    /// ONNX Runtime alone running the same model calls (pipeline_efficiency),
+    /// the key-frame speed-up and recall, and peak memory; on a generated
+    /// urban_mixed drive unless a log is given.
+    Bench(bench::Args),
 }
 
 /// Exit codes of the design: 0 success, 1 runtime failure, 2 bad usage or bad input.
@@ -99,6 +105,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Live(args) => live::run(&args),
         Command::Config(args) => config::run(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -261,7 +261,7 @@ fn open_rerun(plan: &Plan) -> Result<Option<RerunSink>, Failure> {
     .map_err(bad_input)
 }
 
-fn bad_input(error: PipelineError) -> Failure {
+pub fn bad_input(error: PipelineError) -> Failure {
     match error {
         PipelineError::Dataset(_) | PipelineError::Config(_) => Failure::BadInput(error.into()),
         other => Failure::Runtime(other.into()),
@@ -269,7 +269,7 @@ fn bad_input(error: PipelineError) -> Failure {
 }
 
 /// One replay with a progress bar (rate and ETA) on stderr.
-fn replay_with_progress(
+pub fn replay_with_progress(
     log: &Path,
     options: &ReplayOptions,
     control: Arc<Control>,

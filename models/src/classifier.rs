@@ -40,6 +40,8 @@ pub struct Classifier {
     top_k: usize,
     resized: Mat,
     batch: Vec<f32>,
+    /// Time inside ONNX Runtime's `run`, all calls together.
+    inference: std::time::Duration,
 }
 
 impl Classifier {
@@ -81,7 +83,14 @@ impl Classifier {
             top_k: top_k.max(1),
             resized: Mat::default(),
             batch: Vec::new(),
+            inference: std::time::Duration::ZERO,
         })
+    }
+
+    /// Time spent inside ONNX Runtime's `run` so far, all calls together
+    /// (crop preparation and softmax not included).
+    pub fn inference_time(&self) -> std::time::Duration {
+        self.inference
     }
 
     pub fn taxonomy(&self) -> &Taxonomy {
@@ -134,11 +143,13 @@ impl Classifier {
             source,
         };
         let logits_name = &self.logits_name;
+        let started = std::time::Instant::now();
         let outputs = self
             .model
             .session_mut()
             .run(ort::inputs![spec.name.as_str() => input])
             .map_err(session_error)?;
+        self.inference += started.elapsed();
         let value = outputs
             .get(logits_name)
             .ok_or_else(|| ModelError::BadOutput {

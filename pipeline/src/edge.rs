@@ -247,6 +247,7 @@ mod tests {
             sequence: t,
             jpeg: Arc::new(Vec::new()),
             image: None,
+            grey: None,
             native_size: None,
         }
     }

@@ -1,9 +1,10 @@
 //! The seven-stream pipeline: frame types, the stage contract, a runtime of
 //! one thread per stage wired by bounded crossbeam channels, the stages
-//! (sync, compress, detect, classify, fuse, plan), the replay source and the
-//! run report.
+//! (sync, compress, detect, classify, propagate, fuse, plan), the replay
+//! source and the run report.
 
 pub mod accounting;
+pub mod bench;
 pub mod edge;
 mod error;
 pub mod eval;

@@ -336,6 +336,7 @@ impl Capture<'_> {
                     sequence,
                     jpeg,
                     image: None,
+                    grey: None,
                     native_size: None,
                 };
                 sequence += 1;

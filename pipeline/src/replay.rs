@@ -28,6 +28,7 @@ use crate::runtime::{Control, join_all, spawn_stage};
 use crate::sinks::rerun::RerunConfig;
 use crate::stages::compress::{CompressConfig, CompressionCounters, Compressor};
 use crate::stages::detect::{ClassifyStage, DetectStage, InferenceCounters};
+use crate::stages::propagate::Propagator;
 use crate::stages::sync::{SyncConfig, Synchroniser};
 use crate::types::{CameraId, Frame, FrameSet, SlotStatus};
 
@@ -101,6 +102,11 @@ impl PipelineConfig {
         let non_negative = [
             ("sync.tolerance_ms", self.sync.tolerance_ms),
             ("compress.change_threshold", self.compress.change_threshold),
+            ("compress.min_interval_ms", self.compress.min_interval_ms),
+            (
+                "compress.min_interval_rear_ms",
+                self.compress.min_interval_rear_ms,
+            ),
             ("planner.cruise_speed_mps", self.planner.cruise_speed_mps),
             ("planner.approach_margin_m", self.planner.approach_margin_m),
             ("planner.look_ahead_s", self.planner.look_ahead_s),
@@ -375,11 +381,13 @@ pub fn run_pipeline(
         edge::<FrameSet>("compress->detect", capacity, policy, ledger.clone());
     let (detect_tx, classify_rx, e3) =
         edge::<FrameSet>("detect->classify", capacity, policy, ledger.clone());
-    let (classify_tx, fuse_rx, e4) =
-        edge::<FrameSet>("classify->fuse", capacity, policy, ledger.clone());
-    let (fuse_tx, plan_rx, e5) = edge::<FrameSet>("fuse->plan", capacity, policy, ledger.clone());
-    let (plan_tx, sink_rx, e6) = edge::<FrameSet>("plan->sink", capacity, policy, ledger.clone());
-    let edges: Vec<EdgeHandle> = vec![source_edge, e1, e2, e3, e4, e5, e6];
+    let (classify_tx, propagate_rx, e4) =
+        edge::<FrameSet>("classify->propagate", capacity, policy, ledger.clone());
+    let (propagate_tx, fuse_rx, e5) =
+        edge::<FrameSet>("propagate->fuse", capacity, policy, ledger.clone());
+    let (fuse_tx, plan_rx, e6) = edge::<FrameSet>("fuse->plan", capacity, policy, ledger.clone());
+    let (plan_tx, sink_rx, e7) = edge::<FrameSet>("plan->sink", capacity, policy, ledger.clone());
+    let edges: Vec<EdgeHandle> = vec![source_edge, e1, e2, e3, e4, e5, e6, e7];
 
     let started = Instant::now();
     let handles = vec![
@@ -411,6 +419,12 @@ pub fn run_pipeline(
             ClassifyStage::new(classifier, inference.clone()),
             classify_rx,
             classify_tx,
+            control.clone(),
+        )?,
+        spawn_stage(
+            Propagator::new(rig.cameras().len()),
+            propagate_rx,
+            propagate_tx,
             control.clone(),
         )?,
         spawn_stage(
@@ -586,6 +600,7 @@ fn replay_source(
             sequence: sequence[camera],
             jpeg: Arc::new(jpeg),
             image: None,
+            grey: None,
             native_size: None,
         };
         sequence[camera] += 1;

@@ -17,7 +17,9 @@ pub struct Output<'a, T: FrameCount> {
 }
 
 impl<'a, T: FrameCount> Output<'a, T> {
-    pub(crate) fn new(sender: &'a EdgeSender<T>) -> Self {
+    /// Outputs into `sender`; the runtime makes one per stage, tests and
+    /// benchmarks that drive a stage directly make their own.
+    pub fn new(sender: &'a EdgeSender<T>) -> Self {
         Self {
             sender,
             sending: Duration::ZERO,

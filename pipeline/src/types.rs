@@ -29,6 +29,9 @@ pub struct Frame {
     pub jpeg: Arc<Vec<u8>>,
     /// The decoded image at the scale the detector needs (set by compression).
     pub image: Option<Mat>,
+    /// Grey at a reduced scale (set by compression in key-frame mode), on
+    /// which detections are propagated to frames the detector skips.
+    pub grey: Option<Mat>,
     /// Size of the image at native resolution (width, height), once known.
     pub native_size: Option<(u32, u32)>,
 }
@@ -59,6 +62,9 @@ pub struct Detection {
     pub attributes: Attributes,
     /// The confirmed track it went into (set by fusion).
     pub track_id: Option<u64>,
+    /// Carried from the camera's last key frame by optical flow, not
+    /// detected in this image.
+    pub propagated: bool,
 }
 
 impl AsRef<ModelDetection> for Detection {

@@ -22,6 +22,7 @@ fn frame(t: u64) -> Frame {
         sequence: t,
         jpeg: Arc::new(Vec::new()),
         image: None,
+        grey: None,
         native_size: None,
     }
 }

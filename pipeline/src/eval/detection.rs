@@ -271,6 +271,7 @@ mod tests {
             },
             attributes: Attributes::default(),
             track_id: None,
+            propagated: false,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Key-frame recall: of the detections made when every frame goes to the
 //! detector, the share still there with key-frame selection, where a skipped
-//! frame keeps its camera's last detections (as the tracker carries them).
+//! frame has the detections propagated to it from its camera's key frame.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +16,6 @@ type Boxes = Vec<(&'static str, ImageBox)>;
 pub struct DetectionsByFrame {
     /// (camera slot, sensor timestamp) → boxes.
     frames: BTreeMap<(usize, u64), Boxes>,
-    last: BTreeMap<usize, Boxes>,
 }
 
 impl DetectionsByFrame {
@@ -24,20 +23,14 @@ impl DetectionsByFrame {
         for (camera, slot) in set.slots.iter().enumerate() {
             let Some(frame) = &slot.frame else { continue };
             let boxes = match slot.status {
-                SlotStatus::Processed => {
-                    let boxes: Boxes = slot
-                        .detections
-                        .iter()
-                        .filter_map(|d| {
-                            let family = family_of_class(&d.detection.class)?;
-                            let b = d.detection.bbox.map(f64::from);
-                            (height(&b) >= MIN_HEIGHT_PX).then_some((family, b))
-                        })
-                        .collect();
-                    self.last.insert(camera, boxes.clone());
-                    boxes
-                }
-                SlotStatus::SkippedKeyframe => self.last.get(&camera).cloned().unwrap_or_default(),
+                SlotStatus::Processed | SlotStatus::SkippedKeyframe => slot
+                    .detections
+                    .iter()
+                    .filter_map(|d| {
+                        let family = family_of_class(&d.detection.class)?;
+                        Some((family, d.detection.bbox.map(f64::from)))
+                    })
+                    .collect(),
                 _ => Vec::new(),
             };
             self.frames.insert((camera, frame.timestamp_ns), boxes);
@@ -54,7 +47,8 @@ pub fn keyframe_recall(
     let (mut total, mut kept) = (0u64, 0u64);
     for (key, reference) in &every_frame.frames {
         let candidates = keyframes.frames.get(key).map(Vec::as_slice).unwrap_or(&[]);
-        for (family, b) in reference {
+        // Objects too small to evaluate are not asked for, but may match.
+        for (family, b) in reference.iter().filter(|(_, b)| height(b) >= MIN_HEIGHT_PX) {
             total += 1;
             if candidates
                 .iter()

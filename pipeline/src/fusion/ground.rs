@@ -206,6 +206,7 @@ mod tests {
             },
             attributes: Attributes::default(),
             track_id: None,
+            propagated: false,
         }
     }
 

@@ -14,7 +14,7 @@ use crate::stage::{Output, Stage};
 use crate::types::{CameraId, FrameSet, SlotStatus};
 pub use associate::{FusedObject, fuse};
 pub use ground::{GroundObservation, Method, observe};
-pub use tracker::{Tracker, TrackerConfig};
+pub use tracker::{CameraView, Tracker, TrackerConfig};
 
 /// The fuse stage: every processed slot's detections → ground observations →
 /// one object per real object, attached to the frame set.
@@ -64,15 +64,19 @@ impl Stage for FuseStage {
             .as_ref()
             .and_then(|poses| poses.at(set.reference_ns))
             .unwrap_or_else(Isometry3::identity);
-        let detected: Vec<bool> = set
+        let views: Vec<CameraView> = set
             .slots
             .iter()
-            .map(|s| s.status == SlotStatus::Processed)
+            .map(|s| match s.status {
+                SlotStatus::Processed => CameraView::Detected,
+                SlotStatus::SkippedKeyframe => CameraView::Skipped,
+                _ => CameraView::Absent,
+            })
             .collect();
-        let observed = |camera: CameraId| detected.get(camera.0).copied().unwrap_or(false);
+        let view = |camera: CameraId| views.get(camera.0).copied().unwrap_or(CameraView::Absent);
         set.tracks = self
             .tracker
-            .step(set.reference_ns, &world_from_ego, &set.objects, &observed);
+            .step(set.reference_ns, &world_from_ego, &set.objects, &view);
         // Each detection learns its track, for labels in the camera views.
         for (object, track) in set.objects.iter().zip(self.tracker.assignments()) {
             for &(camera, index) in &object.detections {

@@ -48,11 +48,23 @@ struct Filter {
     born_ns: u64,
     updated_ns: u64,
     predicted_ns: u64,
-    /// The frame set time of the last `step`.
-    stepped_ns: u64,
+    /// The last time a camera that saw it was detected (or it was updated,
+    /// or its cameras were absent).
+    looked_ns: u64,
     /// Time a camera that saw it was looking without finding it.
     unseen_ns: u64,
     cameras: Vec<CameraId>,
+}
+
+/// What became of a camera's frame in a frame set, as the tracker sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CameraView {
+    /// The detector looked at it.
+    Detected,
+    /// A non-key frame: the detector did not look.
+    Skipped,
+    /// No usable frame (missing, dropped, camera down).
+    Absent,
 }
 
 const OBSERVE: Matrix2x4<f64> = Matrix2x4::new(1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0);
@@ -133,14 +145,14 @@ impl Tracker {
     }
 
     /// One frame set: `objects` in the ego frame at `t_ns`, `world_from_ego`
-    /// the ego pose then, `observed(camera)` whether that camera was detected
-    /// on this set. Returns the confirmed tracks in the ego frame.
+    /// the ego pose then, `view(camera)` what became of that camera's frame
+    /// in this set. Returns the confirmed tracks in the ego frame.
     pub fn step(
         &mut self,
         t_ns: u64,
         world_from_ego: &Isometry3<f64>,
         objects: &[FusedObject],
-        observed: &dyn Fn(CameraId) -> bool,
+        view: &dyn Fn(CameraId) -> CameraView,
     ) -> Vec<Track> {
         for filter in &mut self.filters {
             filter.predict(t_ns, self.config.acceleration_sigma);
@@ -211,7 +223,7 @@ impl Tracker {
                 born_ns: t_ns,
                 updated_ns: t_ns,
                 predicted_ns: t_ns,
-                stepped_ns: t_ns,
+                looked_ns: t_ns,
                 unseen_ns: 0,
                 cameras: object.cameras.clone(),
             });
@@ -219,22 +231,29 @@ impl Tracker {
             self.next_id += 1;
         }
 
-        // Deaths: unseen too long, counting only time in which a camera that
-        // saw it was detected (non-key frames do not count against it).
+        // Deaths: unseen too long. When a camera that saw it looks again
+        // without finding it, the time since the last look counts, non-key
+        // frames in between included (their detections were not looked for);
+        // time in which its cameras were absent does not.
         let max_unseen_ns = (self.config.max_unseen_s * 1e9) as u64;
         let confirm = self.config.confirm_hits;
         self.filters.retain_mut(|filter| {
-            let step_ns = t_ns.saturating_sub(filter.stepped_ns);
-            filter.stepped_ns = t_ns;
             if filter.updated_ns == t_ns {
                 filter.unseen_ns = 0;
+                filter.looked_ns = t_ns;
                 return true;
             }
-            if !filter.cameras.iter().any(|c| observed(*c)) {
-                return true;
+            let views: Vec<CameraView> = filter.cameras.iter().map(|c| view(*c)).collect();
+            if views.contains(&CameraView::Detected) {
+                filter.unseen_ns += t_ns.saturating_sub(filter.looked_ns);
+                filter.looked_ns = t_ns;
+                filter.hits >= confirm && filter.unseen_ns <= max_unseen_ns
+            } else {
+                if !views.contains(&CameraView::Skipped) {
+                    filter.looked_ns = t_ns;
+                }
+                true
             }
-            filter.unseen_ns += step_ns;
-            filter.hits >= confirm && filter.unseen_ns <= max_unseen_ns
         });
 
         // Only confirmed tracks are reported, so only they are named.
@@ -301,7 +320,7 @@ mod tests {
                 k * S / 10,
                 &identity,
                 &[object(20.0 + 5.0 * t, 3.0 - 1.0 * t, "car")],
-                &|_| true,
+                &|_| CameraView::Detected,
             );
             if k == 0 {
                 assert!(tracks.is_empty(), "tentative after one hit");
@@ -333,9 +352,13 @@ mod tests {
             subtype: Some("pickup"),
             ..object(15.0, -3.0, "truck")
         };
-        tracker.step(0, &identity, std::slice::from_ref(&pickup), &|_| true);
+        tracker.step(0, &identity, std::slice::from_ref(&pickup), &|_| {
+            CameraView::Detected
+        });
         // Later frames without a classifier verdict (e.g. the crop was too small).
-        let tracks = tracker.step(S / 10, &identity, &[object(15.0, -3.0, "truck")], &|_| true);
+        let tracks = tracker.step(S / 10, &identity, &[object(15.0, -3.0, "truck")], &|_| {
+            CameraView::Detected
+        });
         assert_eq!(tracks[0].subtype, Some("pickup"));
     }
 
@@ -349,17 +372,21 @@ mod tests {
             ..object(x, -2.0, "car")
         };
         for k in 0..3 {
-            let tracks = tracker.step(k * S / 10, &identity, &[cut(8.0)], &|_| true);
+            let tracks = tracker.step(k * S / 10, &identity, &[cut(8.0)], &|_| {
+                CameraView::Detected
+            });
             assert!(tracks.is_empty(), "{tracks:?}");
         }
         // Seen whole, the object gets a track, which a cut view then keeps up.
         tracker.step(3 * S / 10, &identity, &[object(8.0, -3.0, "car")], &|_| {
-            true
+            CameraView::Detected
         });
         tracker.step(4 * S / 10, &identity, &[object(8.0, -3.0, "car")], &|_| {
-            true
+            CameraView::Detected
         });
-        let tracks = tracker.step(5 * S / 10, &identity, &[cut(8.5)], &|_| true);
+        let tracks = tracker.step(5 * S / 10, &identity, &[cut(8.5)], &|_| {
+            CameraView::Detected
+        });
         assert_eq!(tracks.len(), 1, "{tracks:?}");
     }
 
@@ -376,7 +403,7 @@ mod tests {
                 k * S / 10,
                 &pose,
                 &[object(20.0 - ego_x, 0.0, "car")],
-                &|_| true,
+                &|_| CameraView::Detected,
             );
         }
         let track = &tracks[0];
@@ -393,22 +420,74 @@ mod tests {
                 k * S / 10,
                 &identity,
                 &[object(10.0 + k as f64, 0.0, "person")],
-                &|_| true,
+                &|_| CameraView::Detected,
             );
         }
         // Three seconds of non-key frames for camera 0: the track stays and moves on.
         let mut coasting = Vec::new();
         for k in 5..35u64 {
-            coasting = tracker.step(k * S / 10, &identity, &[], &|_| false);
+            coasting = tracker.step(k * S / 10, &identity, &[], &|_| CameraView::Skipped);
         }
         assert_eq!(coasting.len(), 1);
         assert!(coasting[0].position_m[0] > 30.0, "{:?}", coasting[0]);
         // Now the camera looks and sees nothing: gone after max_unseen_s.
         let mut seen_empty = coasting;
         for k in 35..60u64 {
-            seen_empty = tracker.step(k * S / 10, &identity, &[], &|_| true);
+            seen_empty = tracker.step(k * S / 10, &identity, &[], &|_| CameraView::Detected);
         }
         assert!(seen_empty.is_empty());
+    }
+
+    #[test]
+    fn time_between_key_frames_counts_when_the_camera_looks_and_misses() {
+        let config = TrackerConfig::default();
+        let mut tracker = Tracker::new(config.clone());
+        let identity = Isometry3::identity();
+        let ms = S / 1000;
+        for k in 0..4u64 {
+            tracker.step(k * 50 * ms, &identity, &[object(10.0, 0.0, "car")], &|_| {
+                CameraView::Detected
+            });
+        }
+        // From 150 ms on, the car is gone; its camera is detected on every
+        // other set (a key frame every 100 ms) and sees nothing.
+        let last_seen_ms = 150;
+        let mut died_ms = None;
+        for k in 4..100u64 {
+            let view = if k % 2 == 0 {
+                CameraView::Detected
+            } else {
+                CameraView::Skipped
+            };
+            let tracks = tracker.step(k * 50 * ms, &identity, &[], &|_| view);
+            if tracks.is_empty() {
+                died_ms = Some(k * 50);
+                break;
+            }
+        }
+        let died_ms = died_ms.expect("the track never died");
+        let unseen_ms = (died_ms - last_seen_ms) as f64;
+        assert!(
+            (unseen_ms - config.max_unseen_s * 1e3).abs() <= 100.0,
+            "died {unseen_ms} ms after it was last seen"
+        );
+    }
+
+    #[test]
+    fn absent_cameras_do_not_count_against_a_track() {
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        let identity = Isometry3::identity();
+        for k in 0..4u64 {
+            tracker.step(k * S / 10, &identity, &[object(10.0, 0.0, "car")], &|_| {
+                CameraView::Detected
+            });
+        }
+        // Its camera is down for two seconds, then misses it once.
+        for k in 4..24u64 {
+            tracker.step(k * S / 10, &identity, &[], &|_| CameraView::Absent);
+        }
+        let tracks = tracker.step(24 * S / 10, &identity, &[], &|_| CameraView::Detected);
+        assert_eq!(tracks.len(), 1, "one miss after an outage is not a death");
     }
 
     #[test]
@@ -425,7 +504,7 @@ mod tests {
                     object(15.0, -3.0 + t, "person"),
                     object(30.0 - 8.0 * t, 3.5, "car"),
                 ],
-                &|_| true,
+                &|_| CameraView::Detected,
             );
         }
         tracks.sort_by_key(|t| t.id);

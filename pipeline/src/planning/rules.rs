@@ -142,8 +142,21 @@ pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
             .iter()
             .find(|(id, _)| *id == track.id)
             .map_or(0.0, |(_, a)| *a);
+        // Emergency braking needs a position known well enough to put the
+        // object in the path: a track coasting unseen, or far and vague,
+        // makes the car slow down instead.
+        let placed = track.sigma_m <= config.corridor_half_width_m;
         if in_corridor {
-            if ttc < config.emergency_ttc_s {
+            if ttc < config.emergency_ttc_s && !placed {
+                candidates.push(Candidate {
+                    action: Action::Yield,
+                    target_speed_mps: target_speed(config, Action::Yield, speed),
+                    reason: format!(
+                        "{what} {gap:.1} m ahead in path{ttc_text}, position uncertain (±{:.1} m)",
+                        track.sigma_m
+                    ),
+                });
+            } else if ttc < config.emergency_ttc_s {
                 candidates.push(Candidate {
                     action: Action::EmergencyBrake,
                     target_speed_mps: 0.0,

@@ -268,12 +268,11 @@ impl RerunSink {
                 self.last_image_ns[index] = Some(frame.timestamp_ns);
                 self.counts.images += 1;
             }
-            // Boxes only on images the detector saw; an empty list clears the
-            // previous image's boxes from a skipped (non-key) frame.
-            let detections = if slot.status == SlotStatus::Processed {
-                slot.detections.as_slice()
-            } else {
-                &[]
+            // Detected boxes on key frames, propagated ones (labelled `~`) on
+            // the others; an empty list clears the previous image's boxes.
+            let detections = match slot.status {
+                SlotStatus::Processed | SlotStatus::SkippedKeyframe => slot.detections.as_slice(),
+                _ => &[],
             };
             let mins: Vec<[f32; 2]> = detections
                 .iter()
@@ -290,8 +289,11 @@ impl RerunSink {
                 .iter()
                 .map(|d| {
                     let track = d.track_id.map_or(String::new(), |id| format!("#{id} "));
-                    let mut label =
-                        format!("{track}{} {:.2}", d.detection.class, d.detection.score);
+                    let carried = if d.propagated { "~" } else { "" };
+                    let mut label = format!(
+                        "{carried}{track}{} {:.2}",
+                        d.detection.class, d.detection.score
+                    );
                     if let Some(subtype) = &d.attributes.subtype {
                         label.push_str(&format!(" {}", subtype.name()));
                     }

@@ -1,11 +1,14 @@
 //! Compression before inference.
 //!
 //! Temporal: per camera, a frame becomes a key frame (goes to the detector)
-//! when its 1/8-scale grey thumbnail differs enough from the camera's last
-//! key frame, or when too long has passed since; an optional budget of
-//! detector calls per second of stream time arbitrates, cameras covering the
-//! drive path first, then by how much changed. Other frames are
-//! `skipped_keyframe` — and never fully decoded.
+//! when at least the minimum interval has passed since the camera's last key
+//! frame and its grey thumbnail differs enough from that key frame's (for the
+//! cameras covering the drive path: in any case), or when the maximum
+//! interval has passed; an optional budget of detector calls per
+//! second of stream time arbitrates, cameras covering the drive path first,
+//! then by how much changed. Other frames are `skipped_keyframe`: decoded only
+//! in grey at a reduced scale, on which the propagate stage carries the last
+//! key frame's detections forward by optical flow.
 //!
 //! Spatial: key frames are decoded straight to the smallest DCT scale (1, 1/2,
 //! 1/4, 1/8) still at least as wide as the detector input, which the detector
@@ -41,6 +44,13 @@ pub struct CompressConfig {
     /// Mean absolute difference (grey levels, 0..255) of the 32x24 thumbnail
     /// that makes a frame a key frame.
     pub change_threshold: f64,
+    /// A camera's frames closer than this to its last key frame are not key
+    /// frames: their detections are propagated from the key frame.
+    pub min_interval_ms: f64,
+    /// The same for cameras looking backwards (more than 120° from ahead):
+    /// there objects drift slowly across the image, so propagation holds
+    /// longer, and what they see matters less for the decision.
+    pub min_interval_rear_ms: f64,
     /// A camera gets a key frame at least this often.
     pub max_interval_ms: f64,
     /// Detector calls per second of stream time, all cameras together.
@@ -56,6 +66,8 @@ impl Default for CompressConfig {
         Self {
             keyframes: KeyframeMode::Auto,
             change_threshold: 3.0,
+            min_interval_ms: 100.0,
+            min_interval_rear_ms: 200.0,
             max_interval_ms: 500.0,
             budget_calls_per_s: None,
             detector_width: 416,
@@ -76,6 +88,13 @@ pub struct CompressionCounters {
 
 const THUMB_WIDTH: i32 = 32;
 const THUMB_HEIGHT: i32 = 24;
+/// Frames are decoded in grey at the smallest DCT scale at least this wide,
+/// for the thumbnail and for propagating detections by optical flow.
+pub const MOTION_WIDTH: u32 = 320;
+/// Sensor timestamps jitter: an interval counts as passed this much early.
+const INTERVAL_SLACK_MS: f64 = 10.0;
+/// Rank (see `replay::path_priority`) from which a camera looks backwards.
+const REAR_RANK: u8 = 3;
 
 struct CameraState {
     thumbnail: Option<Vec<u8>>,
@@ -92,7 +111,6 @@ pub struct Compressor {
     counters: Arc<CompressionCounters>,
     tokens: f64,
     last_reference_ns: Option<u64>,
-    thumb: Mat,
 }
 
 /// A key-frame candidate of one set.
@@ -118,9 +136,14 @@ impl Compressor {
                 "budget must be a positive number of calls per second, got {budget}"
             )));
         }
+        let intervals = [
+            config.min_interval_ms,
+            config.min_interval_rear_ms,
+            config.max_interval_ms,
+        ];
         if !(config.change_threshold.is_finite()
             && config.change_threshold >= 0.0
-            && config.max_interval_ms >= 0.0)
+            && intervals.iter().all(|i| i.is_finite() && *i >= 0.0))
         {
             return Err(PipelineError::Config(format!(
                 "compress: invalid thresholds {config:?}"
@@ -142,30 +165,25 @@ impl Compressor {
             ledger,
             counters,
             last_reference_ns: None,
-            thumb: Mat::default(),
         })
     }
 
-    /// The 32x24 grey thumbnail of a JPEG, decoded at 1/8 scale.
-    fn thumbnail(&mut self, jpeg: &[u8]) -> Option<Vec<u8>> {
-        let small = imgcodecs::imdecode(
-            &Vector::<u8>::from_slice(jpeg),
-            imgcodecs::IMREAD_REDUCED_GRAYSCALE_8,
+    /// Whether the camera of `rank` may have a key frame at `timestamp_ns`,
+    /// and whether it must.
+    fn interval_state(&self, camera: usize, rank: u8, timestamp_ns: u64) -> (bool, bool) {
+        let Some(last) = self.cameras[camera].last_key_ns else {
+            return (true, true);
+        };
+        let since_ms = timestamp_ns.saturating_sub(last) as f64 / 1e6 + INTERVAL_SLACK_MS;
+        let min_interval = if rank >= REAR_RANK {
+            self.config.min_interval_rear_ms
+        } else {
+            self.config.min_interval_ms
+        };
+        (
+            since_ms >= min_interval,
+            since_ms >= self.config.max_interval_ms,
         )
-        .ok()?;
-        if small.empty() {
-            return None;
-        }
-        imgproc::resize(
-            &small,
-            &mut self.thumb,
-            Size::new(THUMB_WIDTH, THUMB_HEIGHT),
-            0.0,
-            0.0,
-            imgproc::INTER_AREA,
-        )
-        .ok()?;
-        self.thumb.data_bytes().ok().map(<[u8]>::to_vec)
     }
 
     fn refill_budget(&mut self, reference_ns: u64) {
@@ -179,6 +197,29 @@ impl Compressor {
         }
         self.last_reference_ns = Some(reference_ns);
     }
+}
+
+/// A JPEG decoded in grey at the motion scale.
+fn motion_grey(jpeg: &[u8], native_width: u32) -> Option<Mat> {
+    let flag = reduced_grey_flag(native_width, MOTION_WIDTH);
+    imgcodecs::imdecode(&Vector::<u8>::from_slice(jpeg), flag)
+        .ok()
+        .filter(|image| !image.empty())
+}
+
+/// The 32x24 thumbnail of a grey image.
+fn thumbnail(grey: &Mat) -> Option<Vec<u8>> {
+    let mut thumb = Mat::default();
+    imgproc::resize(
+        grey,
+        &mut thumb,
+        Size::new(THUMB_WIDTH, THUMB_HEIGHT),
+        0.0,
+        0.0,
+        imgproc::INTER_AREA,
+    )
+    .ok()?;
+    thumb.data_bytes().ok().map(<[u8]>::to_vec)
 }
 
 /// Mean absolute difference of two equal-sized grey thumbnails.
@@ -210,6 +251,20 @@ pub fn jpeg_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
         i += 2 + length;
     }
     None
+}
+
+/// The OpenCV flag decoding in grey at the smallest DCT scale at least `width` wide.
+pub fn reduced_grey_flag(native_width: u32, width: u32) -> i32 {
+    for (factor, flag) in [
+        (8, imgcodecs::IMREAD_REDUCED_GRAYSCALE_8),
+        (4, imgcodecs::IMREAD_REDUCED_GRAYSCALE_4),
+        (2, imgcodecs::IMREAD_REDUCED_GRAYSCALE_2),
+    ] {
+        if native_width / factor >= width {
+            return flag;
+        }
+    }
+    imgcodecs::IMREAD_GRAYSCALE
 }
 
 /// The OpenCV flag decoding at the smallest DCT scale at least `width` wide.
@@ -273,26 +328,28 @@ impl Stage for Compressor {
                 });
                 continue;
             }
-            let jpeg = frame.jpeg.clone();
-            let Some(thumbnail) = self.thumbnail(&jpeg) else {
+            let Some(grey) = motion_grey(&frame.jpeg, width) else {
                 slot.status = SlotStatus::Dropped(DropReason::DecodeError);
                 self.ledger.dropped(DropReason::DecodeError, 1);
                 continue;
             };
-            let state = &self.cameras[camera];
-            let overdue = state.last_key_ns.is_none_or(|last| {
-                frame.timestamp_ns.saturating_sub(last) as f64 / 1e6 >= self.config.max_interval_ms
-            });
-            let change = state.thumbnail.as_ref().map_or(f64::INFINITY, |previous| {
-                mean_abs_diff(previous, &thumbnail)
-            });
-            if overdue || change >= self.config.change_threshold {
+            let (may, overdue) = self.interval_state(camera, rank, frame.timestamp_ns);
+            let thumbnail = if may { thumbnail(&grey) } else { None };
+            frame.grey = Some(grey);
+            let change = match (&self.cameras[camera].thumbnail, &thumbnail) {
+                (Some(previous), Some(current)) => mean_abs_diff(previous, current),
+                _ => f64::INFINITY,
+            };
+            // The cameras covering the drive path are detected at every
+            // minimum interval, however little their image changed.
+            let path = rank == 0;
+            if may && (path || overdue || change >= self.config.change_threshold) {
                 let change = if overdue { f64::INFINITY } else { change };
                 candidates.push(Candidate {
                     slot: index,
                     rank,
                     change,
-                    thumbnail: Some(thumbnail),
+                    thumbnail,
                 });
             } else {
                 slot.status = SlotStatus::SkippedKeyframe;
@@ -407,6 +464,7 @@ mod selection_tests {
                         sequence: 0,
                         jpeg: jpeg.clone(),
                         image: None,
+                        grey: None,
                         native_size: None,
                     }),
                     status: SlotStatus::Arrived,
@@ -469,7 +527,8 @@ mod selection_tests {
     #[test]
     fn unchanged_frames_are_skipped_until_they_change_or_the_interval_passes() {
         let (bus, dog) = (photo("bus.jpg"), photo("darknet_dog.jpg"));
-        let mut h = Harness::new(CompressConfig::default(), vec![0, 1]);
+        // Two cameras looking half-left and sideways.
+        let mut h = Harness::new(CompressConfig::default(), vec![1, 2]);
         assert_eq!(
             h.statuses(set(0, &[bus.clone(), bus.clone()])),
             [Key, Key],
@@ -497,9 +556,52 @@ mod selection_tests {
     }
 
     #[test]
+    fn minimum_intervals_hold_for_every_camera_and_the_path_camera_needs_no_change() {
+        let bus = photo("bus.jpg");
+        let photos = [bus.clone(), photo("darknet_dog.jpg"), photo("zidane.jpg")];
+        // Camera 0 looks ahead, 1 sideways, 2 behind; frames come every 50 ms.
+        let mut h = Harness::new(CompressConfig::default(), vec![0, 2, 3]);
+        let alternating = |k: u64| photos[(k % 3) as usize].clone();
+        let mut keys = [0; 3];
+        for k in 0..8u64 {
+            // Cameras 1 and 2 change completely every frame; camera 0 never.
+            let statuses = h.statuses(set(
+                k * 50 * MS,
+                &[bus.clone(), alternating(k), alternating(k)],
+            ));
+            for (count, status) in keys.iter_mut().zip(statuses) {
+                *count += usize::from(status == Key);
+            }
+        }
+        // 400 ms: every 100 ms ahead and sideways, every 200 ms behind.
+        assert_eq!(keys, [4, 4, 2]);
+    }
+
+    #[test]
+    fn skipped_frames_carry_a_reduced_grey_image_for_propagation() {
+        let bus = photo("bus.jpg");
+        let mut h = Harness::new(CompressConfig::default(), vec![1]);
+        let mut out = Output::new(&h.tx);
+        h.compressor
+            .process(set(0, &[bus.clone()]), &mut out)
+            .unwrap();
+        h.compressor
+            .process(set(50 * MS, &[bus.clone()]), &mut out)
+            .unwrap();
+        let key = h.rx.recv().unwrap();
+        let skipped = h.rx.recv().unwrap();
+        assert_eq!(skipped.slots[0].status, SkippedKeyframe);
+        for set in [&key, &skipped] {
+            let grey = set.slots[0].frame.as_ref().unwrap().grey.as_ref().unwrap();
+            // 810 px wide: half scale is the smallest at least 320 px wide.
+            assert_eq!((grey.cols(), grey.rows(), grey.channels()), (405, 540, 1));
+        }
+    }
+
+    #[test]
     fn key_frames_are_decoded_and_others_are_not() {
         let (bus, dog) = (photo("bus.jpg"), photo("darknet_dog.jpg"));
-        let mut h = Harness::new(CompressConfig::default(), vec![0, 1]);
+        let mut h = Harness::new(CompressConfig::default(), vec![1, 2]);
         let mut out = Output::new(&h.tx);
         h.compressor
             .process(set(0, &[bus.clone(), dog.clone()]), &mut out)

@@ -95,6 +95,7 @@ impl Stage for DetectStage {
                                         detection,
                                         attributes: Default::default(),
                                         track_id: None,
+                                        propagated: false,
                                     }
                                 })
                                 .collect();

@@ -2,4 +2,5 @@
 
 pub mod compress;
 pub mod detect;
+pub mod propagate;
 pub mod sync;

@@ -261,6 +261,7 @@ mod tests {
             sequence: 0,
             jpeg: Arc::new(Vec::new()),
             image: None,
+            grey: None,
             native_size: None,
         }
     }
