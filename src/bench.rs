@@ -4,7 +4,6 @@
 //! machine moves both sides of each ratio together.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -15,7 +14,6 @@ use heptaview_pipeline::bench::{DetectedFrames, onnxruntime_alone};
 use heptaview_pipeline::eval::keyframes::{DetectionsByFrame, keyframe_recall};
 use heptaview_pipeline::replay::{PipelineConfig, ReplayOptions, selected_cameras};
 use heptaview_pipeline::report::Report;
-use heptaview_pipeline::runtime::Control;
 use heptaview_pipeline::stages::compress::KeyframeMode;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -134,11 +132,6 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         Some(path) => PipelineConfig::load(path).map_err(bad_input)?,
         None => PipelineConfig::default(),
     };
-    let control = Arc::new(Control::default());
-    let on_interrupt = control.clone();
-    ctrlc::set_handler(move || on_interrupt.request_stop())
-        .map_err(|e| Failure::Runtime(anyhow!("cannot install the Ctrl-C handler: {e}")))?;
-
     let generated_dir;
     let (log_dir, generated) = match &args.log {
         Some(dir) => (dir.clone(), false),
@@ -165,14 +158,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let mut auto = base.clone();
     auto.compress.keyframes = KeyframeMode::Auto;
     let (off_report, off_detections, off_frames, off_peak) =
-        measured_replay(&log_dir, &off, &cameras, &control, "keyframes off")?;
+        measured_replay(&log_dir, &off, &cameras, "keyframes off")?;
     let (auto_report, auto_detections, auto_frames, auto_peak) =
-        measured_replay(&log_dir, &auto, &cameras, &control, "keyframes auto")?;
+        measured_replay(&log_dir, &auto, &cameras, "keyframes auto")?;
     let off_alone = time_alone(&log_dir, &off_frames, &off, "ONNX Runtime alone, off")?;
     let auto_alone = time_alone(&log_dir, &auto_frames, &auto, "ONNX Runtime alone, auto")?;
 
     let soak = match args.soak {
-        Some(seconds) => Some(soak(&log_dir, &auto, &control, seconds)?),
+        Some(seconds) => Some(soak(&log_dir, &auto, seconds)?),
         None => None,
     };
     let report = BenchReport {
@@ -217,7 +210,6 @@ fn measured_replay(
     log_dir: &Path,
     config: &PipelineConfig,
     cameras: &[String],
-    control: &Arc<Control>,
     label: &str,
 ) -> Result<MeasuredReplay, Failure> {
     reset_peak_rss();
@@ -226,7 +218,7 @@ fn measured_replay(
     let report = replay_with_progress(
         log_dir,
         &ReplayOptions::whole_log(config.clone()),
-        control.clone(),
+        crate::interrupt::run_control()?,
         label,
         &mut |set, _| {
             detections.record(set);
@@ -281,12 +273,7 @@ fn figures(report: &Report, alone: Duration, peak_rss_mb: Option<f64>) -> ModeFi
 }
 
 /// Replays back to back for `seconds`, sampling RSS once a second.
-fn soak(
-    log_dir: &Path,
-    config: &PipelineConfig,
-    control: &Arc<Control>,
-    seconds: f64,
-) -> Result<Soak, Failure> {
+fn soak(log_dir: &Path, config: &PipelineConfig, seconds: f64) -> Result<Soak, Failure> {
     reset_peak_rss();
     let started = Instant::now();
     let done = AtomicBool::new(false);
@@ -312,15 +299,18 @@ fn soak(
         });
         let mut ends = Vec::new();
         let mut result = Ok(());
-        while started.elapsed().as_secs_f64() < seconds && !control.stop_requested() {
-            let pass = heptaview_pipeline::replay::replay(
-                log_dir,
-                &ReplayOptions::whole_log(config.clone()),
-                control.clone(),
-                &mut |_, _| {},
-            );
+        while started.elapsed().as_secs_f64() < seconds && !crate::interrupt::interrupted() {
+            let pass = crate::interrupt::run_control().and_then(|control| {
+                heptaview_pipeline::replay::replay(
+                    log_dir,
+                    &ReplayOptions::whole_log(config.clone()),
+                    control,
+                    &mut |_, _| {},
+                )
+                .map_err(bad_input)
+            });
             if let Err(e) = pass {
-                result = Err(bad_input(e));
+                result = Err(e);
                 break;
             }
             ends.push(rss_mb().unwrap_or(0.0));
@@ -330,7 +320,7 @@ fn soak(
         result.map(|()| (samples, ends))
     })?;
     bar.finish_and_clear();
-    if control.stop_requested() {
+    if crate::interrupt::interrupted() {
         return Err(Failure::Runtime(anyhow!("interrupted")));
     }
     Ok(Soak {

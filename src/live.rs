@@ -1,7 +1,6 @@
 //! `heptaview live`: real cameras through the pipeline, with deadlines.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
@@ -10,7 +9,6 @@ use heptaview_pipeline::PipelineError;
 use heptaview_pipeline::edge::Backpressure;
 use heptaview_pipeline::live::{LiveCamera, LiveOptions, live_source};
 use heptaview_pipeline::replay::{PipelineConfig, RunSpec, run_pipeline};
-use heptaview_pipeline::runtime::Control;
 use heptaview_pipeline::sinks::detections::DetectionsFile;
 use heptaview_pipeline::sinks::rerun::{RerunSink, RerunTarget};
 use heptaview_pipeline::stages::sync::SyncClock;
@@ -93,10 +91,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     config.sync.max_wait_ms = args.deadline_ms;
     config.sync.tolerance_ms = args.deadline_ms / 2.0;
 
-    let control = Arc::new(Control::default());
-    let on_interrupt = control.clone();
-    ctrlc::set_handler(move || on_interrupt.request_stop())
-        .map_err(|e| Failure::Runtime(anyhow!("cannot install the Ctrl-C handler: {e}")))?;
+    let control = crate::interrupt::run_control()?;
     let mut sink = RerunSink::open(
         &args.rerun,
         &rig,

@@ -5,9 +5,12 @@ mod config;
 mod demo;
 mod detect;
 mod generate;
+mod interrupt;
 mod live;
 mod replay;
+mod report_merge;
 mod self_check;
+mod shard;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +79,10 @@ enum Command {
     /// the key-frame speed-up and recall, and peak memory; on a generated
     /// urban_mixed drive unless a log is given.
     Bench(bench::Args),
+    /// Work with run reports: `report merge DIR` combines the reports of
+    /// many runs (e.g. the shards of `replay --logs`) into one.
+    #[command(subcommand)]
+    Report(report_merge::Command),
 }
 
 /// Exit codes of the design: 0 success, 1 runtime failure, 2 bad usage or bad input.
@@ -106,6 +113,7 @@ fn main() -> ExitCode {
         Command::Live(args) => live::run(&args),
         Command::Config(args) => config::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Report(command) => report_merge::run(&command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

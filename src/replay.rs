@@ -24,8 +24,31 @@ use crate::Failure;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// An Argoverse 2 log folder (sensors/cameras/, calibration/, city_SE3_egovehicle.feather).
-    #[arg(value_name = "LOG_DIR")]
-    log: PathBuf,
+    #[arg(
+        value_name = "LOG_DIR",
+        required_unless_present = "logs",
+        conflicts_with = "logs"
+    )]
+    log: Option<PathBuf>,
+    /// Many logs: a file naming one log folder per line (relative to the
+    /// file's folder; blank lines and `#` comments skipped). Each log of this
+    /// process's share (--shard) is replayed on its own, as LOG_DIR would be,
+    /// with its report in --out.
+    #[arg(
+        long,
+        value_name = "LIST_FILE",
+        requires = "out",
+        conflicts_with_all = ["report", "detections"]
+    )]
+    logs: Option<PathBuf>,
+    /// I/N: replay the logs at positions I, I+N, I+2N, ... of the list
+    /// (0-based; a Kubernetes Indexed Job's completion index is I) [default: 0/1].
+    #[arg(long, value_name = "I/N", requires = "logs", value_parser = crate::shard::parse_shard)]
+    shard: Option<crate::shard::Shard>,
+    /// Folder for the reports of --logs, one per log (created if missing);
+    /// `heptaview report merge DIR` combines them.
+    #[arg(long, value_name = "DIR", requires = "logs")]
+    out: Option<PathBuf>,
     /// `max`, or a multiple of recorded time (1 = real time).
     #[arg(long, default_value = "max", value_parser = parse_speed)]
     speed: SpeedArg,
@@ -121,15 +144,30 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     if args.rerun_image_rate.is_some() {
         config.rerun.max_images_per_s = args.rerun_image_rate;
     }
+    let options = ReplayOptions {
+        speed: args.speed.0,
+        start_s: args.start,
+        end_s: args.end,
+        cameras: args.cameras.clone(),
+        config,
+    };
+    if let (Some(list), Some(out)) = (&args.logs, &args.out) {
+        if args.rerun != RerunTarget::Off {
+            return Err(Failure::BadInput(anyhow!(
+                "--rerun cannot be used with --logs: replay a log on its own to record it"
+            )));
+        }
+        let shard = args.shard.unwrap_or_default();
+        return crate::shard::run(list, shard, out, &options, args.eval);
+    }
+    let Some(log) = &args.log else {
+        return Err(Failure::BadInput(anyhow!(
+            "give LOG_DIR or --logs LIST_FILE"
+        )));
+    };
     let plan = Plan {
-        log: args.log.clone(),
-        options: ReplayOptions {
-            speed: args.speed.0,
-            start_s: args.start,
-            end_s: args.end,
-            cameras: args.cameras.clone(),
-            config,
-        },
+        log: log.clone(),
+        options,
         rerun: args.rerun.clone(),
         eval: args.eval,
         keyframe_recall_pass: true,
@@ -143,12 +181,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
 /// evaluation, the recording and the report as asked.
 pub fn run_plan(plan: &Plan) -> Result<Report, Failure> {
     let options = &plan.options;
-    let control = Arc::new(Control::default());
-    let on_interrupt = control.clone();
     // Ctrl-C stops the source; what is in flight drains, and the report and
     // recording are written for the part replayed.
-    ctrlc::set_handler(move || on_interrupt.request_stop())
-        .map_err(|e| Failure::Runtime(anyhow!("cannot install the Ctrl-C handler: {e}")))?;
+    let control = crate::interrupt::run_control()?;
 
     let mut evaluator = if plan.eval {
         let log = Av2Log::open(&plan.log).map_err(|e| Failure::BadInput(e.into()))?;

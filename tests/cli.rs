@@ -1126,3 +1126,150 @@ fn bench_names_a_log_folder_that_is_not_one() {
         stderr(&output)
     );
 }
+
+#[test]
+fn sharded_replay_of_several_logs_merges_to_the_same_totals_as_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let scenarios = ["clear_road", "pedestrian_crossing", "cut_in"];
+    for scenario in scenarios {
+        let generated = heptaview(&[
+            "generate",
+            "--scenario",
+            scenario,
+            "--out",
+            logs.join(scenario).to_str().unwrap(),
+            "--width",
+            "320",
+            "--seconds",
+            "1.5",
+        ]);
+        assert!(generated.status.success(), "{}", stderr(&generated));
+    }
+    // Paths relative to the list's folder, with a comment and a blank line.
+    let list = logs.join("list.txt");
+    std::fs::write(
+        &list,
+        "# three drives\nclear_road\n\npedestrian_crossing\ncut_in\n",
+    )
+    .unwrap();
+    let replay_args = |out: &std::path::Path, shard: &str| -> Vec<String> {
+        [
+            "replay",
+            "--logs",
+            list.to_str().unwrap(),
+            "--shard",
+            shard,
+            "--out",
+            out.to_str().unwrap(),
+            "--keyframes",
+            "off",
+            "--eval",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+
+    // One process over every log.
+    let single = dir.path().join("single");
+    let output = heptaview(
+        &replay_args(&single, "0/1")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(std::fs::read_dir(&single).unwrap().count(), 3);
+
+    // Two processes side by side, each with its own folder.
+    let sharded = dir.path().join("sharded");
+    let shards: Vec<std::process::Child> = (0..2)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_heptaview"))
+                .args(replay_args(
+                    &sharded.join(format!("shard-{i}")),
+                    &format!("{i}/2"),
+                ))
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for shard in shards {
+        let output = shard.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    assert_eq!(
+        std::fs::read_dir(sharded.join("shard-0")).unwrap().count(),
+        2
+    );
+    assert_eq!(
+        std::fs::read_dir(sharded.join("shard-1")).unwrap().count(),
+        1
+    );
+
+    let merge = |reports: &std::path::Path| -> serde_json::Value {
+        let out = dir.path().join(format!(
+            "{}.json",
+            reports.file_name().unwrap().to_string_lossy()
+        ));
+        let output = heptaview(&[
+            "report",
+            "merge",
+            reports.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap()
+    };
+    let (one, many) = (merge(&single), merge(&sharded));
+    assert_eq!(one["merged_reports"], 3);
+    assert_frames_add_up(&one["frames"]);
+    for field in [
+        "/inputs",
+        "/framesets",
+        "/frames",
+        "/inference",
+        "/compression",
+        "/decisions",
+        "/cameras_health",
+        "/latency_ms/end_to_end/count",
+        "/eval/detection",
+        "/eval/decision_agreement",
+        "/eval/bev_error_m",
+    ] {
+        assert_eq!(one.pointer(field), many.pointer(field), "{field}");
+        assert!(
+            one.pointer(field).is_some_and(|v| !v.is_null()),
+            "{field} missing"
+        );
+    }
+    let frames = one["frames"]["input"].as_u64().unwrap();
+    assert_eq!(frames, 3 * 15 * 7, "three 1.5 s drives at 10 fps");
+}
+
+#[test]
+fn a_bad_shard_or_log_list_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("list.txt");
+    std::fs::write(&list, "# nothing\n").unwrap();
+    let out = dir.path().join("out");
+    let (list, out) = (list.to_str().unwrap(), out.to_str().unwrap());
+    let bad_shard = heptaview(&["replay", "--logs", list, "--out", out, "--shard", "2/2"]);
+    assert_eq!(bad_shard.status.code(), Some(2));
+    assert!(
+        stderr(&bad_shard).contains("0 <= I < N"),
+        "{}",
+        stderr(&bad_shard)
+    );
+    let empty = heptaview(&["replay", "--logs", list, "--out", out]);
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(
+        stderr(&empty).contains("lists no logs"),
+        "{}",
+        stderr(&empty)
+    );
+    assert!(stderr(&empty).contains(list), "{}", stderr(&empty));
+}

@@ -10,6 +10,7 @@ mod error;
 pub mod eval;
 pub mod fusion;
 pub mod live;
+pub mod merge;
 pub mod metrics;
 pub mod planning;
 pub mod replay;

@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde::Serialize;
 
 /// Milliseconds at the usual percentiles.
@@ -36,6 +39,39 @@ impl LatencyHistogram {
             let micros = (duration.as_micros() as u64).clamp(1, 3_600_000_000);
             // Within bounds by the clamp; a failure would only lose one sample.
             let _ = histogram.record(micros);
+        }
+    }
+
+    /// The histogram in HdrHistogram's standard V2 deflate encoding, in
+    /// base64 (as HdrHistogram logs hold it, readable by its other
+    /// implementations): what `report merge` combines exactly.
+    pub fn encoded(&self) -> Option<String> {
+        let histogram = self.histogram.as_ref()?;
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(histogram, &mut bytes)
+            .ok()?;
+        Some(BASE64.encode(bytes))
+    }
+
+    /// Reads what `encoded` wrote.
+    pub fn decode(text: &str) -> Result<Self, String> {
+        let bytes = BASE64
+            .decode(text.trim())
+            .map_err(|e| format!("not base64: {e}"))?;
+        let histogram: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| format!("not an HdrHistogram: {e:?}"))?;
+        Ok(Self {
+            histogram: Some(histogram),
+        })
+    }
+
+    /// Adds every sample of `other`.
+    pub fn add(&mut self, other: &Self) -> Result<(), String> {
+        match (&mut self.histogram, &other.histogram) {
+            (Some(mine), Some(theirs)) => mine.add(theirs).map_err(|e| format!("{e:?}")),
+            _ => Ok(()),
         }
     }
 

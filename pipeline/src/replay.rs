@@ -537,6 +537,7 @@ pub fn run_pipeline(
         },
         latency_ms: Latencies {
             end_to_end: end_to_end.summary(),
+            end_to_end_histogram: end_to_end.encoded(),
             stages,
         },
         inference: Inference {

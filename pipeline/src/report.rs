@@ -74,6 +74,10 @@ pub struct Throughput {
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Latencies {
     pub end_to_end: LatencySummary,
+    /// The end-to-end histogram itself (HdrHistogram V2 deflate, base64),
+    /// so that reports of many runs merge into exact percentiles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_to_end_histogram: Option<String>,
     pub stages: BTreeMap<String, LatencySummary>,
 }
 
