@@ -12,6 +12,10 @@ use heptaview_pipeline::replay::{PipelineConfig, RunSpec, run_pipeline};
 use heptaview_pipeline::sinks::detections::DetectionsFile;
 use heptaview_pipeline::sinks::rerun::{RerunSink, RerunTarget};
 use heptaview_pipeline::stages::sync::SyncClock;
+use heptaview_pipeline::types::FrameSet;
+use heptaview_pipeline::zenoh_link::{
+    self, DEFAULT_ENDPOINT, Role, ZenohSourceOptions, zenoh_source,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Failure;
@@ -24,9 +28,26 @@ pub struct Args {
     rig: PathBuf,
     /// NAME=SOURCE for every rig camera: a V4L2 device (/dev/video0), an RTSP
     /// or HTTP MJPEG URL, a GStreamer pipeline, a video file (played at its
-    /// frame rate), or `absent`.
-    #[arg(long = "camera", value_name = "NAME=SOURCE", required = true)]
+    /// frame rate), or `absent`. Not with `--source zenoh`.
+    #[arg(long = "camera", value_name = "NAME=SOURCE")]
     cameras: Vec<String>,
+    /// Where frames come from: `cameras` (the --camera sources, on this
+    /// computer) or `zenoh` (camera nodes, `heptaview camera-node`, publishing
+    /// on heptaview/<vehicle>/cams/<camera>/jpeg).
+    #[arg(long, default_value = "cameras", value_parser = ["cameras", "zenoh"])]
+    source: String,
+    /// With `--source zenoh`: a Zenoh configuration file (JSON5), used
+    /// unchanged [default: peer mode over TCP, multicast scouting off,
+    /// listening on --endpoint].
+    #[arg(long, value_name = "CONFIG")]
+    zenoh: Option<PathBuf>,
+    /// With `--source zenoh`: where camera nodes connect.
+    #[arg(long, default_value = DEFAULT_ENDPOINT, value_name = "ENDPOINT")]
+    endpoint: String,
+    /// With `--source zenoh`: the vehicle name in the keys; decisions and
+    /// tracks go out on heptaview/<vehicle>/decision and .../tracks.
+    #[arg(long, default_value = "car", value_name = "ID")]
+    vehicle: String,
     /// Stop after this many seconds [default: run until Ctrl-C].
     #[arg(long, value_name = "S")]
     duration: Option<f64>,
@@ -59,7 +80,27 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<(), Failure> {
     let rig = Rig::load(&args.rig).map_err(|e| Failure::BadInput(e.into()))?;
-    let cameras = camera_sources(&rig, &args.cameras)?;
+    let zenoh = args.source == "zenoh";
+    let cameras = if zenoh {
+        if !args.cameras.is_empty() {
+            return Err(Failure::BadInput(anyhow!(
+                "--camera is for local cameras; with --source zenoh the camera nodes name them"
+            )));
+        }
+        rig.camera_names()
+            .map(|name| LiveCamera {
+                name: name.to_owned(),
+                source: None,
+            })
+            .collect()
+    } else {
+        if args.cameras.is_empty() {
+            return Err(Failure::BadInput(anyhow!(
+                "give --camera NAME=SOURCE for every rig camera, or --source zenoh"
+            )));
+        }
+        camera_sources(&rig, &args.cameras)?
+    };
     for (name, value) in [
         ("--deadline-ms", args.deadline_ms),
         ("--stall-ms", args.stall_ms),
@@ -114,13 +155,38 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         .map(|c| format!("{}={}", c.name, c.source.as_deref().unwrap_or("absent")))
         .collect::<Vec<_>>()
         .join(" ");
-    let (source, health) = live_source(LiveOptions {
-        cameras,
-        duration,
-        stall_timeout: Duration::from_secs_f64(args.stall_ms / 1e3),
-        jpeg_quality: 90,
-        record: args.record.clone().map(|dir| (dir, rig.clone())),
-    });
+    let stall_timeout = Duration::from_secs_f64(args.stall_ms / 1e3);
+    let record = args.record.clone().map(|dir| (dir, rig.clone()));
+    let mut session = None;
+    let mut link_counts = None;
+    let (source, health) = if zenoh {
+        let config = zenoh_link::config(args.zenoh.as_deref(), &args.endpoint, Role::Listen)
+            .map_err(|e| Failure::BadInput(e.into()))?;
+        let opened = zenoh_link::open(config).map_err(|e| Failure::Runtime(e.into()))?;
+        let (source, health, counts) = zenoh_source(ZenohSourceOptions {
+            session: opened.clone(),
+            vehicle: args.vehicle.clone(),
+            cameras: names.clone(),
+            duration,
+            stall_timeout,
+            record,
+        });
+        session = Some(opened);
+        link_counts = Some(counts);
+        (source, health)
+    } else {
+        live_source(LiveOptions {
+            cameras,
+            duration,
+            stall_timeout,
+            jpeg_quality: 90,
+            record,
+        })
+    };
+    let (decision_key, tracks_key) = (
+        zenoh_link::decision_key(&args.vehicle),
+        zenoh_link::tracks_key(&args.vehicle),
+    );
     let spec = RunSpec {
         mode: "live",
         input,
@@ -144,6 +210,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         {
             detections_error = file.write(set).err();
         }
+        if let Some(session) = &session {
+            publish(session, set, &decision_key, &tracks_key);
+        }
         bar.inc(1);
         if let Some(decision) = &set.decision {
             bar.set_message(format!("{:?}", decision.action));
@@ -155,6 +224,22 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         other => Failure::Runtime(other.into()),
     })?;
     report.rerun = sink.map(RerunSink::finish);
+    if let Some(counts) = &link_counts {
+        let counts = counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        report.transport = Some(serde_json::json!({
+            "kind": "zenoh",
+            "received": counts.received,
+            "gaps": counts.gaps,
+            "restarts": counts.restarts,
+            "rejected": counts.rejected,
+        }));
+    }
+    if let Some(session) = &session {
+        zenoh_link::close(session).map_err(|e| Failure::Runtime(e.into()))?;
+    }
     if let Some(error) = detections_error {
         return Err(Failure::Runtime(error.into()));
     }
@@ -195,6 +280,22 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         eprintln!("report: {}", path.display());
     }
     Ok(())
+}
+
+/// A frame set's decision and tracks for other consumers; the link drops
+/// them rather than wait, and a failure costs only this set's messages.
+fn publish(session: &zenoh_link::Session, set: &FrameSet, decision_key: &str, tracks_key: &str) {
+    if let Some(decision) = &set.decision
+        && let Ok(json) = serde_json::to_string(decision)
+    {
+        let _ = zenoh_link::put_json(session, decision_key, &json);
+    }
+    if let Ok(json) = serde_json::to_string(&serde_json::json!({
+        "t_ns": set.reference_ns,
+        "tracks": set.tracks,
+    })) {
+        let _ = zenoh_link::put_json(session, tracks_key, &json);
+    }
 }
 
 /// Every rig camera with its source (in rig order); one clear error for a

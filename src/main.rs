@@ -1,6 +1,7 @@
 //! `heptaview`: the command-line front end of the seven-camera pipeline.
 
 mod bench;
+mod camera_node;
 mod config;
 mod demo;
 mod detect;
@@ -67,6 +68,10 @@ enum Command {
     /// frame sets at the deadline, cameras that fail marked down and reopened;
     /// prints a summary and writes a JSON report.
     Live(live::Args),
+    /// A camera computer: open cameras as live mode does and publish every
+    /// frame's JPEG bytes on Zenoh (heptaview/<vehicle>/cams/<camera>/jpeg),
+    /// with sensor timestamp and sequence number, for `live --source zenoh`.
+    CameraNode(camera_node::Args),
     /// The main job on the embedded default: generate the urban_mixed drive
     /// (once, into demo/), replay it with evaluation, write demo/demo.rrd and
     /// demo/report.json, and say how to open the recording.
@@ -111,6 +116,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Live(args) => live::run(&args),
+        Command::CameraNode(args) => camera_node::run(&args),
         Command::Config(args) => config::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Report(command) => report_merge::run(&command),

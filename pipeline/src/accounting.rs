@@ -18,15 +18,19 @@ pub enum DropReason {
     QueueFull,
     /// The run stopped (error or Ctrl-C) while it was in flight.
     Shutdown,
+    /// Sent by a camera node but never received: a gap in its sequence
+    /// numbers (the frame never arrived, so it was never seen).
+    TransportGap,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 5] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::Late,
         DropReason::Duplicate,
         DropReason::DecodeError,
         DropReason::QueueFull,
         DropReason::Shutdown,
+        DropReason::TransportGap,
     ];
 
     pub fn name(self) -> &'static str {
@@ -36,6 +40,7 @@ impl DropReason {
             DropReason::DecodeError => "decode_error",
             DropReason::QueueFull => "queue_full",
             DropReason::Shutdown => "shutdown",
+            DropReason::TransportGap => "transport_gap",
         }
     }
 
@@ -50,7 +55,7 @@ pub struct Ledger {
     input: AtomicU64,
     processed: AtomicU64,
     skipped_keyframe: AtomicU64,
-    dropped: [AtomicU64; 5],
+    dropped: [AtomicU64; DropReason::ALL.len()],
 }
 
 /// A snapshot of the ledger.
@@ -59,7 +64,7 @@ pub struct LedgerCounts {
     pub input: u64,
     pub processed: u64,
     pub skipped_keyframe: u64,
-    pub dropped: [u64; 5],
+    pub dropped: [u64; DropReason::ALL.len()],
 }
 
 impl LedgerCounts {

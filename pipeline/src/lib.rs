@@ -20,6 +20,7 @@ pub mod sinks;
 pub mod stage;
 pub mod stages;
 pub mod types;
+pub mod zenoh_link;
 
 pub use error::PipelineError;
 

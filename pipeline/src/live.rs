@@ -46,11 +46,8 @@ pub struct LiveOptions {
 }
 
 /// One arrived frame on its way to the recording.
-type Recorded = (usize, u64, Arc<Vec<u8>>);
+pub(crate) type Recorded = (usize, u64, Arc<Vec<u8>>);
 
-/// Sensor time of live frames starts here (ns), so that recordings look like
-/// logs of the AV2 era rather than of 1970.
-const LIVE_EPOCH_NS: u64 = 1_600_000_000_000_000_000;
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -61,18 +58,18 @@ pub struct CameraStatus {
     pub down_events: u64,
     pub down: Duration,
     down_since: Option<Instant>,
-    last_frame: Option<Instant>,
+    pub(crate) last_frame: Option<Instant>,
 }
 
 impl CameraStatus {
-    fn mark_down(&mut self, now: Instant) {
+    pub(crate) fn mark_down(&mut self, now: Instant) {
         if self.down_since.is_none() {
             self.down_since = Some(now);
             self.down_events += 1;
         }
     }
 
-    fn mark_up(&mut self, now: Instant) {
+    pub(crate) fn mark_up(&mut self, now: Instant) {
         if let Some(since) = self.down_since.take() {
             self.down += now.saturating_duration_since(since);
         }
@@ -96,11 +93,11 @@ impl CameraStatus {
 pub struct Health(Arc<Mutex<Vec<CameraStatus>>>);
 
 impl Health {
-    fn new(cameras: usize) -> Self {
+    pub(crate) fn new(cameras: usize) -> Self {
         Self(Arc::new(Mutex::new(vec![CameraStatus::default(); cameras])))
     }
 
-    fn update(&self, camera: usize, change: impl FnOnce(&mut CameraStatus)) {
+    pub(crate) fn update(&self, camera: usize, change: impl FnOnce(&mut CameraStatus)) {
         let mut statuses = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(status) = statuses.get_mut(camera) {
             change(status);
@@ -132,6 +129,7 @@ fn run_cameras(
     health: &Health,
 ) -> Result<(), PipelineError> {
     let started = Instant::now();
+    let epoch_ns = wall_clock_ns();
     let done = std::sync::atomic::AtomicBool::new(false);
     let recorder = match &options.record {
         Some((dir, rig)) => {
@@ -161,6 +159,7 @@ fn run_cameras(
             ledger,
             health,
             started,
+            epoch_ns,
             done: &done,
         };
         let result = run.watch(scope, record_tx);
@@ -189,6 +188,7 @@ struct CameraRun<'env> {
     ledger: &'env Ledger,
     health: &'env Health,
     started: Instant,
+    epoch_ns: u64,
     done: &'env std::sync::atomic::AtomicBool,
 }
 
@@ -206,6 +206,7 @@ impl<'env> CameraRun<'env> {
             ledger,
             health,
             started,
+            epoch_ns,
             done,
         } = *self;
         for (index, camera) in options.cameras.iter().enumerate() {
@@ -223,6 +224,7 @@ impl<'env> CameraRun<'env> {
                         source,
                         quality: options.jpeg_quality,
                         started,
+                        epoch_ns,
                     };
                     capture.run(out, ledger, health, record_tx.as_ref(), &|| {
                         done.load(std::sync::atomic::Ordering::Relaxed)
@@ -256,9 +258,17 @@ impl<'env> CameraRun<'env> {
     }
 }
 
+/// Now on the system clock, ns since 1970: live sensor time starts here, so
+/// that cameras on several computers (camera nodes) share a time base.
+pub(crate) fn wall_clock_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
 /// Writes the frames as they come, then the poses (identity: live mode
 /// knows no ego motion) and finishes the log.
-fn record(
+pub(crate) fn record(
     mut writer: Av2LogWriter,
     names: &[&str],
     frames: &Receiver<Recorded>,
@@ -276,6 +286,8 @@ struct Capture<'a> {
     source: &'a str,
     quality: i32,
     started: Instant,
+    /// Sensor time at `started`, ns.
+    epoch_ns: u64,
 }
 
 impl Capture<'_> {
@@ -323,7 +335,7 @@ impl Capture<'_> {
                     s.frames += 1;
                     s.last_frame = Some(arrival);
                 });
-                let timestamp_ns = LIVE_EPOCH_NS + (arrival - self.started).as_nanos() as u64;
+                let timestamp_ns = self.epoch_ns + (arrival - self.started).as_nanos() as u64;
                 let jpeg = Arc::new(jpeg);
                 if let Some(record) = record {
                     // The recorder outlives the capture threads; a send cannot fail.

@@ -560,6 +560,7 @@ pub fn run_pipeline(
         stopped_early: control.stop_requested(),
         eval: None,
         rerun: None,
+        transport: None,
     })
 }
 

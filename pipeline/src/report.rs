@@ -33,6 +33,10 @@ pub struct Report {
     /// What went into the Rerun recording, with `--rerun`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rerun: Option<crate::sinks::rerun::RerunCounts>,
+    /// Frames over a network link (`live --source zenoh`): received,
+    /// sequence gaps, node restarts, per camera.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Default)]
