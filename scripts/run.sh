@@ -6,4 +6,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/setup.sh
 cargo build --locked --quiet --bin heptaview
+# glibc gives every thread that allocates its own malloc arena; with a dozen
+# stage threads and ONNX Runtime's, resident memory creeps up over long runs
+# (benches/README.md, "Memory over a long run"). Two arenas keep it flat.
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 exec target/debug/heptaview "$@"
