@@ -583,10 +583,10 @@ mod selection_tests {
         let mut h = Harness::new(CompressConfig::default(), vec![1]);
         let mut out = Output::new(&h.tx);
         h.compressor
-            .process(set(0, &[bus.clone()]), &mut out)
+            .process(set(0, std::slice::from_ref(&bus)), &mut out)
             .unwrap();
         h.compressor
-            .process(set(50 * MS, &[bus.clone()]), &mut out)
+            .process(set(50 * MS, std::slice::from_ref(&bus)), &mut out)
             .unwrap();
         let key = h.rx.recv().unwrap();
         let skipped = h.rx.recv().unwrap();
