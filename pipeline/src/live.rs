@@ -104,6 +104,18 @@ impl Health {
         }
     }
 
+    /// Marks down every camera without a frame for `stall_timeout` (since
+    /// `started` for one that never delivered).
+    pub(crate) fn mark_stalled(&self, now: Instant, started: Instant, stall_timeout: Duration) {
+        let mut statuses = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        for status in statuses.iter_mut() {
+            let last = status.last_frame.unwrap_or(started);
+            if now.saturating_duration_since(last) > stall_timeout {
+                status.mark_down(now);
+            }
+        }
+    }
+
     pub fn snapshot(&self) -> Vec<CameraStatus> {
         self.0
             .lock()
@@ -131,18 +143,7 @@ fn run_cameras(
     let started = Instant::now();
     let epoch_ns = wall_clock_ns();
     let done = std::sync::atomic::AtomicBool::new(false);
-    let recorder = match &options.record {
-        Some((dir, rig)) => {
-            if dir.exists() {
-                return Err(PipelineError::Config(format!(
-                    "{} exists already: a recording goes into a new folder",
-                    dir.display()
-                )));
-            }
-            Some(Av2LogWriter::create(dir, rig)?)
-        }
-        None => None,
-    };
+    let recorder = new_recording(options.record.as_ref())?;
     // Lossless: a recording keeps every frame that came in.
     let (record_tx, record_rx) = channel::unbounded::<Recorded>();
     let record_tx = recorder.is_some().then_some(record_tx);
@@ -242,20 +243,29 @@ impl<'env> CameraRun<'env> {
                 done.store(true, std::sync::atomic::Ordering::Relaxed);
                 break;
             }
-            for index in 0..options.cameras.len() {
-                health.update(index, |s| {
-                    let last = s.last_frame.unwrap_or(started);
-                    if now.saturating_duration_since(last) > options.stall_timeout {
-                        s.mark_down(now);
-                    }
-                });
-            }
+            health.mark_stalled(now, started, options.stall_timeout);
             std::thread::sleep(Duration::from_millis(20));
         }
         // The capture threads hold the other senders: the recorder ends after them.
         drop(record_tx);
         Ok(())
     }
+}
+
+/// The AV2 log a run records into, in a folder that must not exist yet.
+pub(crate) fn new_recording(
+    record: Option<&(PathBuf, Rig)>,
+) -> Result<Option<Av2LogWriter>, PipelineError> {
+    let Some((dir, rig)) = record else {
+        return Ok(None);
+    };
+    if dir.exists() {
+        return Err(PipelineError::Config(format!(
+            "{} exists already: a recording goes into a new folder",
+            dir.display()
+        )));
+    }
+    Ok(Some(Av2LogWriter::create(dir, rig)?))
 }
 
 /// Now on the system clock, ns since 1970: live sensor time starts here, so

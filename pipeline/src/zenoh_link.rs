@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel;
 use heptaview_calibration::Rig;
-use heptaview_datasets::av2::Av2LogWriter;
 pub use zenoh::Session;
 use zenoh::handlers::FifoChannel;
 use zenoh::qos::CongestionControl;
@@ -248,18 +247,7 @@ fn receive(
         .with(FifoChannel::new(SUBSCRIBER_QUEUE))
         .wait()
         .map_err(|e| LinkError::Zenoh(format!("cannot subscribe: {e}")))?;
-    let writer = match &options.record {
-        Some((dir, rig)) => {
-            if dir.exists() {
-                return Err(PipelineError::Config(format!(
-                    "{} exists already: a recording goes into a new folder",
-                    dir.display()
-                )));
-            }
-            Some(Av2LogWriter::create(dir, rig)?)
-        }
-        None => None,
-    };
+    let writer = crate::live::new_recording(options.record.as_ref())?;
     let (record_tx, record_rx) = channel::unbounded::<Recorded>();
     let names: Vec<&str> = options.cameras.iter().map(String::as_str).collect();
     let mut last_sequence: Vec<Option<u64>> = vec![None; names.len()];
@@ -280,14 +268,7 @@ fn receive(
             {
                 break;
             }
-            for index in 0..names.len() {
-                health.update(index, |s| {
-                    let last = s.last_frame.unwrap_or(started);
-                    if now.saturating_duration_since(last) > options.stall_timeout {
-                        s.mark_down(now);
-                    }
-                });
-            }
+            health.mark_stalled(now, started, options.stall_timeout);
             let sample = match subscriber.recv_timeout(Duration::from_millis(20)) {
                 Ok(Some(sample)) => sample,
                 Ok(None) => continue,
