@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::Failure;
 use crate::generate::generate_with_progress;
-use crate::replay::{bad_input, replay_with_progress};
+use crate::replay::{bad_input, positive, replay_with_progress};
 
 /// The generated default: AV2's ring cameras run at 20 frames per second.
 const DEFAULT_FPS: f64 = 20.0;
@@ -49,13 +49,6 @@ pub struct Args {
     /// sets `keyframes` itself.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-}
-
-fn positive(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(value) if value.is_finite() && value > 0.0 => Ok(value),
-        _ => Err(format!("`{text}` is not a positive number")),
-    }
 }
 
 #[derive(Debug, Serialize)]

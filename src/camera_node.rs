@@ -47,24 +47,13 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<(), Failure> {
-    let mut cameras: Vec<LiveCamera> = Vec::new();
-    for entry in &args.cameras {
-        let Some((name, source)) = entry
-            .split_once('=')
-            .filter(|(n, s)| !n.is_empty() && !s.is_empty())
-        else {
-            return Err(Failure::BadInput(anyhow!(
-                "--camera `{entry}` is not NAME=SOURCE"
-            )));
-        };
-        if cameras.iter().any(|c| c.name == name) {
-            return Err(Failure::BadInput(anyhow!("--camera {name} is given twice")));
-        }
-        cameras.push(LiveCamera {
-            name: name.to_owned(),
-            source: Some(source.to_owned()),
-        });
-    }
+    let cameras: Vec<LiveCamera> = crate::live::named_sources(&args.cameras)?
+        .into_iter()
+        .map(|(name, source)| LiveCamera {
+            name,
+            source: Some(source),
+        })
+        .collect();
     let duration = match args.duration {
         Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
         Some(_) => {

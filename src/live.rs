@@ -298,9 +298,9 @@ fn publish(session: &zenoh_link::Session, set: &FrameSet, decision_key: &str, tr
     }
 }
 
-/// Every rig camera with its source (in rig order); one clear error for a
-/// camera the rig lacks, a camera given twice, or a rig camera left out.
-fn camera_sources(rig: &Rig, given: &[String]) -> Result<Vec<LiveCamera>, Failure> {
+/// `--camera NAME=SOURCE` values as (name, source), in the order given; one
+/// clear error for a value that is not NAME=SOURCE or a name given twice.
+pub fn named_sources(given: &[String]) -> Result<Vec<(String, String)>, Failure> {
     let mut sources: Vec<(String, String)> = Vec::new();
     for entry in given {
         let Some((name, source)) = entry
@@ -311,6 +311,19 @@ fn camera_sources(rig: &Rig, given: &[String]) -> Result<Vec<LiveCamera>, Failur
                 "--camera `{entry}` is not NAME=SOURCE"
             )));
         };
+        if sources.iter().any(|(n, _)| n == name) {
+            return Err(Failure::BadInput(anyhow!("--camera {name} is given twice")));
+        }
+        sources.push((name.to_owned(), source.to_owned()));
+    }
+    Ok(sources)
+}
+
+/// Every rig camera with its source (in rig order); one clear error for a
+/// camera the rig lacks, a camera given twice, or a rig camera left out.
+fn camera_sources(rig: &Rig, given: &[String]) -> Result<Vec<LiveCamera>, Failure> {
+    let sources = named_sources(given)?;
+    for (name, _) in &sources {
         if rig.camera(name).is_err() {
             let known: Vec<&str> = rig.camera_names().collect();
             return Err(Failure::BadInput(anyhow!(
@@ -318,10 +331,6 @@ fn camera_sources(rig: &Rig, given: &[String]) -> Result<Vec<LiveCamera>, Failur
                 known.join(", ")
             )));
         }
-        if sources.iter().any(|(n, _)| n == name) {
-            return Err(Failure::BadInput(anyhow!("--camera {name} is given twice")));
-        }
-        sources.push((name.to_owned(), source.to_owned()));
     }
     rig.camera_names()
         .map(|name| {

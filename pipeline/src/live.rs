@@ -167,15 +167,7 @@ fn run_cameras(
         // Whatever ended the watch (time, Ctrl-C, an error), the captures end too.
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(recording) = recording {
-            match recording.join() {
-                Ok(written) => written?,
-                Err(_) => {
-                    return Err(PipelineError::Panicked {
-                        stage: "record",
-                        message: "the recorder panicked".to_owned(),
-                    });
-                }
-            }
+            finish_recording(recording)?;
         }
         result
     })
@@ -266,6 +258,18 @@ pub(crate) fn new_recording(
         )));
     }
     Ok(Some(Av2LogWriter::create(dir, rig)?))
+}
+
+/// Waits for the recorder thread: its error, or a panic as an error.
+pub(crate) fn finish_recording(
+    recording: std::thread::ScopedJoinHandle<'_, Result<(), PipelineError>>,
+) -> Result<(), PipelineError> {
+    recording.join().unwrap_or_else(|_| {
+        Err(PipelineError::Panicked {
+            stage: "record",
+            message: "the recorder panicked".to_owned(),
+        })
+    })
 }
 
 /// Now on the system clock, ns since 1970: live sensor time starts here, so

@@ -333,15 +333,7 @@ fn receive(
         }
         drop(record_tx);
         if let Some(recording) = recording {
-            match recording.join() {
-                Ok(written) => written?,
-                Err(_) => {
-                    return Err(PipelineError::Panicked {
-                        stage: "record",
-                        message: "the recorder panicked".to_owned(),
-                    });
-                }
-            }
+            crate::live::finish_recording(recording)?;
         }
         result
     })
