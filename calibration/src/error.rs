@@ -44,6 +44,10 @@ pub enum CalibrationError {
     UnnamedCamera { index: usize },
     #[error("not a valid rig file: {0}")]
     Toml(String),
+    #[error("trigger timing")]
+    Timing(#[from] TimingError),
+    #[error("the trigger timing has {offsets} camera offsets for a rig of {cameras} cameras")]
+    TimingCameras { offsets: usize, cameras: usize },
     #[error("cannot scale the rig to width {width_px}: {reason}")]
     InvalidScale { width_px: u32, reason: &'static str },
     #[error("cannot read {}", path.display())]
@@ -80,4 +84,35 @@ impl CalibrationError {
             source: Box::new(self),
         }
     }
+}
+
+/// Why a rig's trigger timing cannot be declared or measured as given.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TimingError {
+    #[error("the trigger period must be a positive number of milliseconds")]
+    NonPositivePeriod,
+    #[error("a trigger offset is not a finite number ({0})")]
+    NonFiniteOffset(f64),
+    #[error("no cameras to time")]
+    NoCameras,
+    #[error(
+        "the cameras' trigger offsets spread over {} ms, not within one {} ms cycle",
+        *spread_ns as f64 / 1e6,
+        *period_ns as f64 / 1e6
+    )]
+    SpreadNotWithinPeriod { spread_ns: u64, period_ns: u64 },
+    #[error("no camera has the {needed} frames needed to measure its rate")]
+    TooFewFrames { needed: usize },
+    #[error(
+        "camera {camera} delivers a frame every {interval_ms:.1} ms but the rig every {period_ms:.1} ms: the cameras are not triggered in one cycle"
+    )]
+    DifferentRates {
+        camera: usize,
+        interval_ms: f64,
+        period_ms: f64,
+    },
+    #[error(
+        "{declared} of the rig's {cameras} cameras declare `trigger_offset_ms`: declare it for all or none, with the rig's `trigger_period_ms`"
+    )]
+    PartlyDeclared { declared: usize, cameras: usize },
 }

@@ -9,13 +9,15 @@ mod camera_model;
 mod error;
 mod rig;
 mod rig_file;
+mod timing;
 
 pub use camera_model::{CameraModel, Distortion, Intrinsics};
-pub use error::{CalibrationError, CameraError};
+pub use error::{CalibrationError, CameraError, TimingError};
 pub use rig::{
     AV2_RING_CAMERAS, QUATERNION_NORM_TOLERANCE, Rig, RigCamera, ego_from_camera_mount,
     unit_quaternion,
 };
+pub use timing::TriggerTiming;
 
 /// The Argoverse 2 ring-camera rig shipped in `calibration/rigs/argoverse2.toml`.
 pub const ARGOVERSE2_RIG_TOML: &str = include_str!("../rigs/argoverse2.toml");

@@ -9,6 +9,7 @@ use nalgebra::{Isometry3, Point2, Point3, Rotation3, Translation3, UnitQuaternio
 
 use crate::camera_model::CameraModel;
 use crate::error::{CalibrationError, CameraError};
+use crate::timing::TriggerTiming;
 
 /// The seven ring cameras of an Argoverse 2 vehicle, in the order the design uses.
 pub const AV2_RING_CAMERAS: [&str; 7] = [
@@ -184,6 +185,8 @@ impl RigCamera {
 pub struct Rig {
     name: String,
     cameras: Vec<RigCamera>,
+    /// When the cameras expose within a trigger cycle, if declared.
+    timing: Option<TriggerTiming>,
 }
 
 impl Rig {
@@ -199,7 +202,27 @@ impl Rig {
         Ok(Self {
             name: name.into(),
             cameras,
+            timing: None,
         })
+    }
+
+    /// The rig with its cameras' trigger timing declared (offsets in camera order).
+    pub fn with_timing(self, timing: TriggerTiming) -> Result<Self, CalibrationError> {
+        if timing.offsets_ns().len() != self.cameras.len() {
+            return Err(CalibrationError::TimingCameras {
+                offsets: timing.offsets_ns().len(),
+                cameras: self.cameras.len(),
+            });
+        }
+        Ok(Self {
+            timing: Some(timing),
+            ..self
+        })
+    }
+
+    /// The declared trigger timing, if the rig has one.
+    pub fn timing(&self) -> Option<&TriggerTiming> {
+        self.timing.as_ref()
     }
 
     pub fn name(&self) -> &str {
@@ -284,6 +307,7 @@ impl Rig {
         Ok(Self {
             name: self.name.clone(),
             cameras,
+            timing: self.timing.clone(),
         })
     }
 }

@@ -23,6 +23,12 @@
 //! ty_m = 0.0
 //! tz_m = 1.43
 //! ```
+//!
+//! Optionally, when the cameras are triggered in a fixed order within a
+//! repeating cycle (an AV2 car's are, by the lidar's rotation), the rig
+//! declares the cycle (`trigger_period_ms = 50.0` at the top) and each
+//! camera's exposure offset within it (`trigger_offset_ms = 39.6`), all
+//! cameras or none.
 
 use std::path::Path;
 
@@ -30,8 +36,9 @@ use nalgebra::{Isometry3, Translation3};
 use serde::{Deserialize, Serialize};
 
 use crate::camera_model::{CameraModel, Distortion, Intrinsics};
-use crate::error::{CalibrationError, CameraError};
+use crate::error::{CalibrationError, CameraError, TimingError};
 use crate::rig::{Rig, RigCamera, unit_quaternion};
+use crate::timing::TriggerTiming;
 
 /// Every field optional so that a missing one is reported with its camera's
 /// name, which serde's own "missing field" message cannot do.
@@ -39,6 +46,8 @@ use crate::rig::{Rig, RigCamera, unit_quaternion};
 #[serde(deny_unknown_fields)]
 struct RigDocument {
     name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trigger_period_ms: Option<f64>,
     #[serde(default, rename = "cameras")]
     cameras: Vec<CameraDocument>,
 }
@@ -63,6 +72,8 @@ struct CameraDocument {
     p2: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     k3: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trigger_offset_ms: Option<f64>,
     ego_from_camera: Option<PoseDocument>,
 }
 
@@ -126,7 +137,7 @@ impl CameraDocument {
         Ok((model, Isometry3::from_parts(translation, rotation)))
     }
 
-    fn from_camera(camera: &RigCamera) -> Self {
+    fn from_camera(camera: &RigCamera, trigger_offset_ms: Option<f64>) -> Self {
         let k = camera.model().intrinsics();
         let d = camera.model().distortion();
         let pose = camera.ego_from_camera();
@@ -146,6 +157,7 @@ impl CameraDocument {
             p1: nonzero(d.p1),
             p2: nonzero(d.p2),
             k3: nonzero(d.k3),
+            trigger_offset_ms,
             ego_from_camera: Some(PoseDocument {
                 qw: Some(q.w),
                 qx: Some(q.i),
@@ -164,24 +176,47 @@ impl Rig {
     pub fn from_toml_str(text: &str) -> Result<Self, CalibrationError> {
         let document: RigDocument =
             toml::from_str(text).map_err(|e| CalibrationError::Toml(e.to_string()))?;
+        let offsets_ms: Vec<f64> = document
+            .cameras
+            .iter()
+            .filter_map(|c| c.trigger_offset_ms)
+            .collect();
         let cameras = document
             .cameras
             .into_iter()
             .enumerate()
             .map(|(index, camera)| camera.into_camera(index))
             .collect::<Result<Vec<_>, _>>()?;
-        Rig::new(document.name.unwrap_or_default(), cameras)
+        let rig = Rig::new(document.name.unwrap_or_default(), cameras)?;
+        let declared = offsets_ms.len();
+        match document.trigger_period_ms {
+            None if declared == 0 => Ok(rig),
+            Some(period_ms) if declared == rig.cameras().len() => {
+                rig.with_timing(TriggerTiming::from_ms(period_ms, &offsets_ms)?)
+            }
+            _ => Err(TimingError::PartlyDeclared {
+                declared,
+                cameras: rig.cameras().len(),
+            }
+            .into()),
+        }
     }
 
     /// TOML text that [`Rig::from_toml_str`] reads back to an equal rig
     /// (floats are written with enough digits to round-trip exactly).
     pub fn to_toml_string(&self) -> Result<String, CalibrationError> {
+        let timing = self.timing();
         let document = RigDocument {
             name: Some(self.name().to_owned()),
+            trigger_period_ms: timing.map(|t| t.period_ns() as f64 / 1e6),
             cameras: self
                 .cameras()
                 .iter()
-                .map(CameraDocument::from_camera)
+                .enumerate()
+                .map(|(i, camera)| {
+                    let offset_ms = timing.map(|t| t.offset_ns(i) as f64 / 1e6);
+                    CameraDocument::from_camera(camera, offset_ms)
+                })
                 .collect(),
         };
         toml::to_string_pretty(&document).map_err(|e| CalibrationError::Toml(e.to_string()))
