@@ -122,15 +122,23 @@ fn synchroniser(c: &mut Criterion) {
     let jpeg = av2_jpeg();
     let ledger = Arc::new(Ledger::default());
     let (tx, rx, _) = edge::<FrameSet>("sync->bench", 1024, Backpressure::Lossless, ledger.clone());
-    let mut sync = Synchroniser::new(SyncConfig::default(), 7, ledger).unwrap();
+    // The AV2 rig's declared trigger timing: cameras 2.1 to 39.6 ms apart.
+    let timing = heptaview_calibration::argoverse2_rig()
+        .unwrap()
+        .timing()
+        .cloned()
+        .unwrap();
+    let offsets: Vec<i64> = timing.offsets_ns().to_vec();
+    let mut sync = Synchroniser::new(SyncConfig::default(), 7, Some(timing), ledger).unwrap();
     let mut set_index = 0u64;
     c.bench_function("sync_one_frame_set_of_7", |b| {
         b.iter(|| {
             let mut out = Output::new(&tx);
-            let t = set_index * 50_000_000;
-            for camera in 0..7 {
-                // Cameras a few ms apart, as real rigs are.
-                let frame = frame(camera, t + camera as u64 * 1_000_000, &jpeg);
+            let t = 1_000_000_000 + set_index * 50_000_000;
+            let mut order: Vec<usize> = (0..7).collect();
+            order.sort_by_key(|&camera| offsets[camera]);
+            for camera in order {
+                let frame = frame(camera, t.saturating_add_signed(offsets[camera]), &jpeg);
                 sync.process(frame, &mut out).unwrap();
             }
             set_index += 1;

@@ -11,7 +11,7 @@ use heptaview_pipeline::live::{LiveCamera, LiveOptions, live_source};
 use heptaview_pipeline::replay::{PipelineConfig, RunSpec, run_pipeline};
 use heptaview_pipeline::sinks::detections::DetectionsFile;
 use heptaview_pipeline::sinks::rerun::{RerunSink, RerunTarget};
-use heptaview_pipeline::stages::sync::SyncClock;
+use heptaview_pipeline::stages::sync::{PhaseSource, SyncClock};
 use heptaview_pipeline::types::FrameSet;
 use heptaview_pipeline::zenoh_link::{
     self, DEFAULT_ENDPOINT, Role, ZenohSourceOptions, zenoh_source,
@@ -130,7 +130,10 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     config.backpressure = Backpressure::Latest;
     config.sync.clock = SyncClock::Wall;
     config.sync.max_wait_ms = args.deadline_ms;
-    config.sync.tolerance_ms = args.deadline_ms / 2.0;
+    config.sync.tolerance_ms = Some(args.deadline_ms / 2.0);
+    // Live cameras run free: their frames carry arrival times, not trigger
+    // phases, so they are grouped by time alone.
+    config.sync.phase = PhaseSource::None;
 
     let control = crate::interrupt::run_control()?;
     let mut sink = RerunSink::open(

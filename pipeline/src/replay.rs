@@ -22,7 +22,7 @@ use crate::fusion::{FuseStage, TrackerConfig};
 use crate::metrics::LatencyHistogram;
 use crate::planning::{PlanStage, PlannerConfig};
 use crate::report::{
-    CameraHealth, Compression, FrameSetCounts, Inference, Latencies, Report, Throughput,
+    CameraHealth, Compression, FrameSetCounts, Inference, Latencies, Report, SyncReport, Throughput,
 };
 use crate::runtime::{Control, join_all, spawn_stage};
 use crate::sinks::rerun::RerunConfig;
@@ -92,6 +92,7 @@ impl PipelineConfig {
             ),
             ("planner.min_look_ahead_m", self.planner.min_look_ahead_m),
         ];
+        let optional_non_negative = [("sync.tolerance_ms", self.sync.tolerance_ms)];
         let optional_positive = [
             (
                 "compress.budget_calls_per_s",
@@ -100,7 +101,6 @@ impl PipelineConfig {
             ("rerun.max_images_per_s", self.rerun.max_images_per_s),
         ];
         let non_negative = [
-            ("sync.tolerance_ms", self.sync.tolerance_ms),
             ("compress.change_threshold", self.compress.change_threshold),
             ("compress.min_interval_ms", self.compress.min_interval_ms),
             (
@@ -125,7 +125,10 @@ impl PipelineConfig {
                 return Err(format!("`{name}` must be a positive number, not {value}"));
             }
         }
-        for (name, value) in non_negative {
+        let set_optional_non_negative = optional_non_negative
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value?)));
+        for (name, value) in non_negative.into_iter().chain(set_optional_non_negative) {
             if !(value.is_finite() && value >= 0.0) {
                 return Err(format!("`{name}` must be zero or more, not {value}"));
             }
@@ -246,7 +249,21 @@ pub fn selected_rig(log: &Av2Log, cameras: &[String]) -> Result<Rig, PipelineErr
         .map(|name| log.rig().camera(name).cloned())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| PipelineError::Config(e.to_string()))?;
-    Rig::new(log.rig().name(), rig_cameras).map_err(|e| PipelineError::Config(e.to_string()))
+    let rig = Rig::new(log.rig().name(), rig_cameras);
+    let rig = match log.rig().timing() {
+        Some(timing) => {
+            let indices: Vec<usize> = cameras
+                .iter()
+                .filter_map(|name| log.rig().camera_names().position(|n| n == name))
+                .collect();
+            timing
+                .select(&indices)
+                .map_err(Into::into)
+                .and_then(|timing| rig.and_then(|rig| rig.with_timing(timing)))
+        }
+        None => rig,
+    };
+    rig.map_err(|e| PipelineError::Config(e.to_string()))
 }
 
 /// Runs a log through sync → compress → detect → classify → fuse → plan and
@@ -389,14 +406,16 @@ pub fn run_pipeline(
     let (plan_tx, sink_rx, e7) = edge::<FrameSet>("plan->sink", capacity, policy, ledger.clone());
     let edges: Vec<EdgeHandle> = vec![source_edge, e1, e2, e3, e4, e5, e6, e7];
 
+    let synchroniser = Synchroniser::new(
+        config.sync.clone(),
+        rig.cameras().len(),
+        rig.timing().cloned(),
+        ledger.clone(),
+    )?;
+    let sync_timing = synchroniser.timing();
     let started = Instant::now();
     let handles = vec![
-        spawn_stage(
-            Synchroniser::new(config.sync.clone(), rig.cameras().len(), ledger.clone())?,
-            sync_rx,
-            sync_tx,
-            control.clone(),
-        )?,
+        spawn_stage(synchroniser, sync_rx, sync_tx, control.clone())?,
         spawn_stage(
             Compressor::new(
                 compress_config,
@@ -523,12 +542,16 @@ pub fn run_pipeline(
     let ledger_counts = ledger.counts();
     let detector_calls = inference.detector_calls.load(Ordering::Relaxed);
     let wall_s = wall.as_secs_f64().max(1e-9);
+    let sync = sync_timing
+        .get()
+        .map(|timing| SyncReport::new(timing, &cameras));
     Ok(Report {
         heptaview_version: env!("CARGO_PKG_VERSION").to_owned(),
         mode: spec.mode.to_owned(),
         input: spec.input.clone(),
         cameras,
         framesets: counts,
+        sync,
         frames: ledger_counts.into(),
         throughput: Throughput {
             framesets_per_s: counts.total as f64 / wall_s,
@@ -648,7 +671,12 @@ mod config_tests {
                 "{name} is not in default_config.toml"
             );
         }
-        for optional in ["budget_calls_per_s", "max_images_per_s", "intra_threads"] {
+        for optional in [
+            "budget_calls_per_s",
+            "max_images_per_s",
+            "intra_threads",
+            "tolerance_ms",
+        ] {
             assert!(DEFAULT_CONFIG_TOML.contains(&format!("# {optional} = ")));
         }
     }

@@ -17,6 +17,9 @@ pub struct Report {
     pub input: String,
     pub cameras: Vec<String>,
     pub framesets: FrameSetCounts,
+    /// How the synchroniser grouped frames into sets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncReport>,
     pub frames: FrameCounts,
     pub throughput: Throughput,
     pub latency_ms: Latencies,
@@ -44,6 +47,73 @@ pub struct FrameSetCounts {
     pub total: u64,
     pub complete: u64,
     pub partial: u64,
+}
+
+/// How frames were grouped: each camera's exposure offset within the
+/// trigger cycle (declared by the rig or measured), or raw timestamps.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SyncReport {
+    /// `declared`, `measured` or `none` (raw timestamps).
+    pub phase: String,
+    /// The trigger cycle, when there are phases.
+    pub period_ms: Option<f64>,
+    /// Frames within this of their set's cycle time joined it.
+    pub tolerance_ms: f64,
+    /// Per camera, its exposure offset within the cycle.
+    pub offsets_ms: BTreeMap<String, f64>,
+    /// Why the phases could not be measured, when they could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl SyncReport {
+    /// What the synchroniser settled on, with camera names for its indices.
+    pub fn new(timing: &crate::stages::sync::SyncTiming, cameras: &[String]) -> Self {
+        let ms = |ns: f64| ns / 1e6;
+        Self {
+            phase: timing.phase.to_owned(),
+            period_ms: timing.timing.as_ref().map(|t| ms(t.period_ns() as f64)),
+            tolerance_ms: ms(timing.tolerance_ns as f64),
+            offsets_ms: timing
+                .timing
+                .as_ref()
+                .map(|t| {
+                    cameras
+                        .iter()
+                        .enumerate()
+                        .map(|(i, name)| (name.clone(), ms(t.offset_ns(i) as f64)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            note: timing.note.clone(),
+        }
+    }
+
+    fn summary(&self) -> String {
+        match self.period_ms {
+            Some(period) => {
+                let (lo, hi) = self
+                    .offsets_ms
+                    .values()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &o| {
+                        (lo.min(o), hi.max(o))
+                    });
+                format!(
+                    "sync: cameras expose over {:.1} ms of a {period:.1} ms trigger cycle ({} phases); a frame joins its cycle's set within ±{:.1} ms",
+                    (hi - lo).max(0.0),
+                    self.phase,
+                    self.tolerance_ms
+                )
+            }
+            None => format!(
+                "sync: frames grouped by timestamp within ±{:.1} ms{}",
+                self.tolerance_ms,
+                self.note.as_ref().map_or(String::new(), |why| format!(
+                    " (phases not measured: {why})"
+                ))
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -162,6 +232,9 @@ impl Report {
                 self.compression.bytes_jpeg as f64 / 1e6
             ),
         ];
+        if let Some(sync) = &self.sync {
+            lines.insert(1, sync.summary());
+        }
         let stages: Vec<String> = self
             .latency_ms
             .stages

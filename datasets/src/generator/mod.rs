@@ -93,8 +93,8 @@ pub struct Generator {
     sprites: Vec<sprites::Sprite>,
     rig: Rig,
     renderers: Vec<CameraRenderer>,
-    /// Fixed per-camera exposure offsets from the reference time (ns): the
-    /// ring cameras of a real car are not triggered at the same instant.
+    /// Fixed per-camera exposure offsets from the reference (annotation)
+    /// time, ns: the rig's declared trigger timing, as on a real AV2 car.
     camera_offsets_ns: Vec<i64>,
     seconds: f64,
     frames: usize,
@@ -128,12 +128,7 @@ impl Generator {
         .map_err(|_| DatasetError::Scenario {
             message: "a camera's ray table could not be built".to_owned(),
         })?;
-        let mut rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x0ffe_5e75);
-        let camera_offsets_ns = rig
-            .cameras()
-            .iter()
-            .map(|_| rng.random_range(-4_000_000i64..4_000_000))
-            .collect();
+        let camera_offsets_ns = exposure_offsets_ns(&rig, options.fps);
         Ok(Self {
             options,
             scenario,
@@ -446,6 +441,23 @@ pub fn generate(
 
 fn world_noise_key(frame: usize, camera: usize) -> u32 {
     texture::hash((frame as u32).wrapping_mul(7919) ^ texture::hash(camera as u32 + 1))
+}
+
+/// Each camera's exposure offset from the frame's reference (annotation)
+/// time: the rig's declared trigger timing (AV2: -2.9 to +39.6 ms around
+/// the lidar sweep), squeezed into the frame period when frames come faster
+/// than the rig's cycle; all zero for a rig without declared timing.
+fn exposure_offsets_ns(rig: &Rig, fps: f64) -> Vec<i64> {
+    let Some(timing) = rig.timing() else {
+        return vec![0; rig.cameras().len()];
+    };
+    let frame_period_ns = 1e9 / fps;
+    let squeeze = (frame_period_ns / timing.period_ns() as f64).min(1.0);
+    timing
+        .offsets_ns()
+        .iter()
+        .map(|&offset| (offset as f64 * squeeze).round() as i64)
+        .collect()
 }
 
 fn validate(options: &GenerateOptions) -> Result<(), DatasetError> {

@@ -7,7 +7,7 @@ pub mod tracker;
 
 use heptaview_calibration::Rig;
 use heptaview_datasets::av2::EgoPoses;
-use nalgebra::Isometry3;
+use nalgebra::{Isometry3, Point3};
 
 use crate::error::PipelineError;
 use crate::stage::{Output, Stage};
@@ -49,21 +49,35 @@ impl Stage for FuseStage {
         mut set: FrameSet,
         out: &mut Output<'_, FrameSet>,
     ) -> Result<(), PipelineError> {
+        let pose_at = |t_ns: u64| self.poses.as_ref().and_then(|poses| poses.at(t_ns));
+        let reference_pose = pose_at(set.reference_ns);
+        let world_from_ego = reference_pose.unwrap_or_else(Isometry3::identity);
         let mut observations = Vec::new();
         for (index, (slot, camera)) in set.slots.iter().zip(self.rig.cameras()).enumerate() {
-            if slot.status != SlotStatus::Processed {
+            let (SlotStatus::Processed, Some(frame)) = (slot.status, &slot.frame) else {
                 continue;
-            }
+            };
+            // The cameras of one set expose up to a cycle apart (~42 ms on
+            // an AV2 car): each image's objects are placed from where the car
+            // was when it was taken, then moved into the set's ego frame.
+            let reference_from_image = match (reference_pose, pose_at(frame.timestamp_ns)) {
+                (Some(world_from_reference), Some(world_from_image)) => {
+                    world_from_reference.inverse() * world_from_image
+                }
+                _ => Isometry3::identity(),
+            };
             observations.extend(slot.detections.iter().enumerate().filter_map(|(i, d)| {
-                observe(CameraId(index), camera, d).map(|o| GroundObservation { detection: i, ..o })
+                observe(CameraId(index), camera, d).map(|o| {
+                    let moved = reference_from_image * Point3::new(o.position.x, o.position.y, 0.0);
+                    GroundObservation {
+                        detection: i,
+                        position: moved.xy(),
+                        ..o
+                    }
+                })
             }));
         }
         set.objects = fuse(observations);
-        let world_from_ego = self
-            .poses
-            .as_ref()
-            .and_then(|poses| poses.at(set.reference_ns))
-            .unwrap_or_else(Isometry3::identity);
         let views: Vec<CameraView> = set
             .slots
             .iter()
