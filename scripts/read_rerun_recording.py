@@ -5,6 +5,9 @@ archetype's main component, timelines; and the blueprint stores with their
 view and container entities.
 
 Usage: python scripts/read_rerun_recording.py RECORDING.rrd
+       python scripts/read_rerun_recording.py RECORDING.rrd --boxes3d ENTITY
+           (the 3D boxes logged at ENTITY, a row per frame set:
+            {"frameset": n, "centers": [[x, y, z], ...]})
 
 An independent reference for the tests: the PyPI rerun-sdk of the same
 version as the Rust crate (scripts/requirements.txt).
@@ -58,7 +61,26 @@ def describe(chunks):
     }
 
 
+def boxes3d(chunks, entity):
+    rows = []
+    for chunk in chunks:
+        if chunk.entity_path != entity or chunk.is_static:
+            continue
+        batch = chunk.to_record_batch().to_pydict()
+        if "Boxes3D:centers" not in batch:
+            continue
+        for frameset, centers in zip(batch["frameset"], batch["Boxes3D:centers"]):
+            rows.append({"frameset": frameset, "centers": centers or []})
+    return sorted(rows, key=lambda row: row["frameset"])
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[2] == "--boxes3d":
+        reader = RrdReader(sys.argv[1])
+        chunks = reader.stream(store=reader.recordings()[0]).to_chunks()
+        json.dump(boxes3d(chunks, sys.argv[3]), sys.stdout)
+        print()
+        return
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     reader = RrdReader(sys.argv[1])

@@ -289,7 +289,7 @@ fn open_rerun(plan: &Plan) -> Result<Option<RerunSink>, Failure> {
     RerunSink::open(
         &plan.rerun,
         &rig,
-        log.annotations().cloned(),
+        log.ground_truth(),
         plan.options.config.planner.clone(),
         &plan.options.config.rerun,
     )

@@ -13,6 +13,7 @@
 
 mod annotations;
 mod calibration;
+mod ground_truth;
 pub mod layout;
 mod pose_columns;
 mod poses;
@@ -21,6 +22,7 @@ mod writer;
 
 pub use annotations::{Annotations, Cuboid};
 pub use calibration::{read_rig, write_rig};
+pub use ground_truth::{ANNOTATION_TOLERANCE_NS, GroundTruth};
 pub use poses::EgoPoses;
 pub use reader::{Av2Log, CameraStream, is_complete_jpeg};
 pub use writer::Av2LogWriter;

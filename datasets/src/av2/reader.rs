@@ -9,6 +9,7 @@ use opencv::prelude::*;
 
 use super::annotations::{Annotations, Cuboid};
 use super::calibration::read_rig;
+use super::ground_truth::GroundTruth;
 use super::layout;
 use super::poses::EgoPoses;
 use crate::error::{DatasetError, FrameError};
@@ -200,6 +201,15 @@ impl Av2Log {
 
     pub fn annotations(&self) -> Option<&Annotations> {
         self.annotations.as_ref()
+    }
+
+    /// The annotations with the poses that move them to any instant; `None`
+    /// for a log without annotations.
+    pub fn ground_truth(&self) -> Option<GroundTruth> {
+        Some(GroundTruth::new(
+            self.annotations.clone()?,
+            self.poses.clone(),
+        ))
     }
 
     /// The annotated cuboids nearest in time (within `tolerance_ns`), with

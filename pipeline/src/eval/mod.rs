@@ -13,7 +13,7 @@ pub mod position;
 use std::collections::BTreeMap;
 
 use heptaview_calibration::RigCamera;
-use heptaview_datasets::av2::{Annotations, Av2Log, Cuboid, EgoPoses};
+use heptaview_datasets::av2::{Av2Log, Cuboid, GroundTruth};
 use heptaview_datasets::generator::read_expectations;
 use nalgebra::Vector2;
 use serde::Serialize;
@@ -26,9 +26,6 @@ use position::{BucketError, PositionErrors};
 
 pub use classes::{FAMILIES, family_of_category, family_of_class};
 
-/// Annotations are looked up this close to an image's time (AV2 annotates
-/// lidar sweeps at 10 Hz, cameras run at 20 Hz).
-pub const ANNOTATION_TOLERANCE_NS: u64 = 55_000_000;
 /// Range within which the headline position error is taken.
 pub const HEADLINE_RANGE_M: f64 = 30.0;
 
@@ -90,8 +87,7 @@ pub struct BevError {
 pub struct Evaluator {
     /// The replayed cameras, in slot order.
     cameras: Vec<RigCamera>,
-    annotations: Option<Annotations>,
-    poses: EgoPoses,
+    ground_truth: Option<GroundTruth>,
     detection: DetectionTallies,
     tracks: PositionErrors,
     objects: PositionErrors,
@@ -112,8 +108,7 @@ impl Evaluator {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             cameras,
-            annotations: log.annotations().cloned(),
-            poses: log.ego_poses().clone(),
+            ground_truth: log.ground_truth(),
             detection: DetectionTallies::default(),
             tracks: PositionErrors::default(),
             objects: PositionErrors::default(),
@@ -123,7 +118,7 @@ impl Evaluator {
 
     /// Whether there is anything to evaluate against.
     pub fn has_ground_truth(&self) -> bool {
-        self.annotations.is_some() || self.decisions.is_some()
+        self.ground_truth.is_some() || self.decisions.is_some()
     }
 
     pub fn observe(&mut self, set: &FrameSet) {
@@ -154,33 +149,13 @@ impl Evaluator {
     }
 
     /// The annotated objects nearest in time to `timestamp_ns`, moved into
-    /// the ego frame of that instant: AV2 annotates lidar sweeps (10 Hz)
-    /// while cameras run at 20 Hz, and 50 ms of driving at 10 m/s is half a
-    /// metre. (The objects' own motion in that time is not known.)
-    fn cuboids_at(&self, timestamp_ns: u64) -> Option<Vec<Cuboid>> {
-        let (annotated_ns, cuboids) = self
-            .annotations
-            .as_ref()?
-            .nearest(timestamp_ns, ANNOTATION_TOLERANCE_NS)?;
-        let now_from_then = match (self.poses.at(timestamp_ns), self.poses.at(annotated_ns)) {
-            (Some(city_from_now), Some(city_from_then)) if annotated_ns != timestamp_ns => {
-                city_from_now.inverse() * city_from_then
-            }
-            _ => return Some(cuboids.to_vec()),
-        };
-        Some(
-            cuboids
-                .iter()
-                .map(|c| Cuboid {
-                    ego_from_object: now_from_then * c.ego_from_object,
-                    ..c.clone()
-                })
-                .collect(),
-        )
+    /// the ego frame of that instant ([`GroundTruth::at`]).
+    pub fn cuboids_at(&self, timestamp_ns: u64) -> Option<Vec<Cuboid>> {
+        self.ground_truth.as_ref()?.at(timestamp_ns)
     }
 
     pub fn finish(self) -> Evaluation {
-        let detection = self.annotations.as_ref().map(|_| DetectionEvaluation {
+        let detection = self.ground_truth.as_ref().map(|_| DetectionEvaluation {
             match_iou: detection::MATCH_IOU,
             min_height_px: detection::MIN_HEIGHT_PX,
             frames: self.detection.frames,
@@ -198,7 +173,7 @@ impl Evaluator {
                 .map(|(camera, tally)| (camera.clone(), (*tally).into()))
                 .collect(),
         });
-        let bev_error_m = self.annotations.as_ref().map(|_| BevError {
+        let bev_error_m = self.ground_truth.as_ref().map(|_| BevError {
             tracks_median_relative_within_30m: self.tracks.median_relative_within(HEADLINE_RANGE_M),
             objects_median_relative_within_30m: self
                 .objects

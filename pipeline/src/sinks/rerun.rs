@@ -18,14 +18,14 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use heptaview_calibration::{Rig, RigCamera};
-use heptaview_datasets::av2::Annotations;
+use heptaview_datasets::av2::GroundTruth;
+use heptaview_models::taxonomy::VehicleSubtype;
 use nalgebra::UnitQuaternion;
 use rerun::{RecordingStream, RecordingStreamBuilder};
 use serde::{Deserialize, Serialize};
 
 use super::rerun_layout::blueprint;
 use crate::error::PipelineError;
-use crate::eval::ANNOTATION_TOLERANCE_NS;
 use crate::fusion::associate::family;
 use crate::fusion::ground::{ClassSize, typical_size};
 use crate::planning::{PlannerConfig, name};
@@ -102,7 +102,7 @@ pub struct RerunCounts {
 pub struct RerunSink {
     stream: RecordingStream,
     cameras: Vec<RigCamera>,
-    annotations: Option<Annotations>,
+    ground_truth: Option<GroundTruth>,
     planner: PlannerConfig,
     min_image_interval_ns: Option<u64>,
     last_image_ns: Vec<Option<u64>>,
@@ -121,7 +121,7 @@ impl RerunSink {
     pub fn open(
         target: &RerunTarget,
         rig: &Rig,
-        annotations: Option<Annotations>,
+        ground_truth: Option<GroundTruth>,
         planner: PlannerConfig,
         config: &RerunConfig,
     ) -> Result<Option<Self>, PipelineError> {
@@ -171,7 +171,7 @@ impl RerunSink {
         let mut sink = Self {
             stream,
             cameras: rig.cameras().to_vec(),
-            annotations,
+            ground_truth,
             planner,
             min_image_interval_ns,
             last_image_ns: vec![None; rig.cameras().len()],
@@ -294,7 +294,11 @@ impl RerunSink {
                         "{carried}{track}{} {:.2}",
                         d.detection.class, d.detection.score
                     );
-                    if let Some(subtype) = &d.attributes.subtype {
+                    if let Some(subtype) = d
+                        .attributes
+                        .subtype
+                        .filter(|s| *s != VehicleSubtype::Unknown)
+                    {
                         label.push_str(&format!(" {}", subtype.name()));
                     }
                     if let Some(state) = &d.attributes.state {
@@ -441,11 +445,12 @@ impl RerunSink {
     }
 
     fn log_ground_truth(&mut self, reference_ns: u64) -> rerun::RecordingStreamResult<()> {
-        let Some(annotations) = &self.annotations else {
+        let Some(ground_truth) = &self.ground_truth else {
             return Ok(());
         };
         let path = format!("{WORLD_PATH}/ground_truth");
-        let Some((_, cuboids)) = annotations.nearest(reference_ns, ANNOTATION_TOLERANCE_NS) else {
+        // In the ego frame of the frame set's time, as the evaluation compares them.
+        let Some(cuboids) = ground_truth.at(reference_ns) else {
             // No annotation near this instant: show none rather than stale ones.
             return self.stream.log(path, &rerun::Clear::flat());
         };
