@@ -27,6 +27,9 @@ pub struct LabelScore {
 pub struct Classification {
     /// Best first.
     pub top: Vec<LabelScore>,
+    /// The subtype with the most probability mass and that mass;
+    /// [`VehicleSubtype::Unknown`] (with the best subtype's mass) when the
+    /// mass is below the manifest's `subtype_min_score`.
     pub subtype: Option<(VehicleSubtype, f32)>,
 }
 
@@ -37,6 +40,7 @@ pub struct Classifier {
     model_path: std::path::PathBuf,
     logits_name: String,
     taxonomy: Taxonomy,
+    subtype_min_score: f32,
     top_k: usize,
     resized: Mat,
     batch: Vec<f32>,
@@ -68,6 +72,7 @@ impl Classifier {
         }
         let taxonomy = Taxonomy::from_labels(model.labels());
         let manifest = model.manifest();
+        let subtype_min_score = manifest.subtype_min_score.unwrap_or(0.0);
         let logits_name = manifest
             .outputs
             .iter()
@@ -80,6 +85,7 @@ impl Classifier {
             logits_name,
             model,
             taxonomy,
+            subtype_min_score,
             top_k: top_k.max(1),
             resized: Mat::default(),
             batch: Vec::new(),
@@ -180,7 +186,16 @@ impl Classifier {
                         score: probabilities[class_id],
                     })
                     .collect(),
-                subtype: self.taxonomy.subtype(&probabilities),
+                subtype: self
+                    .taxonomy
+                    .subtype(&probabilities)
+                    .map(|(subtype, mass)| {
+                        if mass >= self.subtype_min_score {
+                            (subtype, mass)
+                        } else {
+                            (VehicleSubtype::Unknown, mass)
+                        }
+                    }),
             }
         });
         Ok(rects

@@ -92,6 +92,10 @@ pub struct Manifest {
     pub decoder: DecoderKind,
     #[serde(default)]
     pub reg_max: Option<usize>,
+    /// Classifiers: the least probability mass a vehicle subtype needs to be
+    /// given (below it the subtype is `unknown`); measured, see the manifest.
+    #[serde(default)]
+    pub subtype_min_score: Option<f32>,
     pub licence: String,
     pub provenance: String,
     pub input: InputSpec,
@@ -151,6 +155,13 @@ impl Manifest {
         }
         if self.input.std.iter().any(|s| *s == 0.0 || !s.is_finite()) {
             return Err(invalid("input std must be finite and non-zero".to_owned()));
+        }
+        if let Some(score) = self.subtype_min_score
+            && !(0.0..=1.0).contains(&score)
+        {
+            return Err(invalid(format!(
+                "subtype_min_score must be between 0 and 1, not {score}"
+            )));
         }
         let needs = |role: OutputRole| self.outputs.iter().any(|o| o.role == role);
         let consistent = match self.decoder {

@@ -14,6 +14,8 @@ pub enum VehicleSubtype {
     EmergencyVehicle,
     /// Bicycles, mopeds, scooters, tricycles.
     TwoWheeler,
+    /// A vehicle whose subtype the classifier is not sure enough of.
+    Unknown,
 }
 
 impl VehicleSubtype {
@@ -26,6 +28,7 @@ impl VehicleSubtype {
             VehicleSubtype::Truck => "truck",
             VehicleSubtype::EmergencyVehicle => "emergency_vehicle",
             VehicleSubtype::TwoWheeler => "two_wheeler",
+            VehicleSubtype::Unknown => "unknown",
         }
     }
 }

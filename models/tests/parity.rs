@@ -12,6 +12,7 @@ use heptaview_models::SessionConfig;
 use heptaview_models::attributes::attributes;
 use heptaview_models::classifier::Classifier;
 use heptaview_models::detector::{Detection, Detector, DetectorConfig};
+use heptaview_models::taxonomy::VehicleSubtype;
 use serde_json::Value;
 
 const FIXTURES: [&str; 4] = [
@@ -179,4 +180,56 @@ fn the_bus_photo_gives_the_bus_and_people_with_tight_boxes() {
     );
     let people = detections.iter().filter(|d| d.class == "person").count();
     assert!(people >= 2, "{detections:?}");
+}
+
+#[test]
+fn a_subtype_is_given_only_above_the_calibrated_score_as_the_python_reference_scores_it() {
+    // The calibration script's crops of the committed photos: its own
+    // detector and classifier (ONNX Runtime in Python), boxes and scores.
+    let output = Command::new(python())
+        .arg(root().join("scripts/calibrate_subtypes.py"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let crops: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let manifest =
+        heptaview_models::manifest::Manifest::load(&root().join("models/efficientnet_lite0.toml"))
+            .unwrap();
+    let min_score = manifest.subtype_min_score.unwrap();
+    let mut classifier = Classifier::shipped(&session(), 5).unwrap();
+    let (mut given, mut withheld) = (0, 0);
+    for crop in &crops {
+        let path = fixture(crop["image"].as_str().unwrap());
+        let image =
+            opencv::imgcodecs::imread(path.to_str().unwrap(), opencv::imgcodecs::IMREAD_COLOR)
+                .unwrap();
+        let result = classifier
+            .classify(&image, &[as_box(&crop["box"])])
+            .unwrap();
+        let (subtype, score) = result[0].subtype.unwrap();
+        let reference = crop["score"].as_f64().unwrap() as f32;
+        assert!((score - reference).abs() < 1e-3, "{crop}: {score}");
+        if reference >= min_score {
+            assert_eq!(subtype.name(), crop["subtype"].as_str().unwrap(), "{crop}");
+            given += 1;
+        } else {
+            assert_eq!(subtype, VehicleSubtype::Unknown, "{crop}");
+            withheld += 1;
+        }
+    }
+    // The bus is a bus; the pickup truck, which the classifier takes for a
+    // bus at 0.30, and the bicycle behind the dog get no subtype.
+    assert!(
+        given >= 1 && withheld >= 2,
+        "{given} given, {withheld} withheld"
+    );
 }

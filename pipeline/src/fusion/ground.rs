@@ -7,6 +7,7 @@
 //! and the box's height in pixels give the range instead.
 
 use heptaview_calibration::RigCamera;
+use heptaview_models::taxonomy::VehicleSubtype;
 use nalgebra::{Point2, Vector2};
 use serde::Serialize;
 
@@ -116,7 +117,11 @@ pub fn observe(
         0.0
     };
     let class = detection.detection.class.clone();
-    let subtype = detection.attributes.subtype.map(|s| s.name());
+    let subtype = detection
+        .attributes
+        .subtype
+        .filter(|s| *s != VehicleSubtype::Unknown)
+        .map(|s| s.name());
     let origin = camera.ego_from_camera().translation.vector;
     let camera_height = origin.z;
 
