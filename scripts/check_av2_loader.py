@@ -52,10 +52,12 @@ def main() -> None:
         fail(f"log id {log_id!r} not found by the loader")
 
     cams = {}
+    first_image_ns = {}
     for cam in RING_CAMERAS:
         fpaths = loader.get_ordered_log_cam_fpaths(log_id, cam)
         if not fpaths:
             fail(f"{cam}: no images")
+        first_image_ns[cam] = int(fpaths[0].stem)
         pc = loader.get_log_pinhole_camera(log_id, cam)
         cams[cam] = pc
         k = pc.intrinsics
@@ -93,6 +95,11 @@ def main() -> None:
             fail(f"unknown categories at {ts}: {sorted(bad)}")
         loader.get_city_SE3_ego(log_id, ts)
         for cam in RING_CAMERAS:
+            # AV2 triggers the ring cameras in turn, up to 39.6 ms after the
+            # sweep: a camera whose first image comes after the log's first
+            # sweep has none for it yet.
+            if ts < first_image_ns[cam]:
+                continue
             if loader.get_closest_img_fpath(log_id, cam, ts) is None:
                 fail(f"{cam}: no image synchronised with annotation timestamp {ts}")
         counts.append(len(cuboids))

@@ -106,7 +106,7 @@ fn a_generated_log_has_the_av2_layout_and_the_scaled_rig() {
             log.cameras()[camera].name()
         );
     }
-    let (_, cuboids) = log.annotations_at(first[0], 20_000_000).unwrap();
+    let (_, cuboids) = log.annotations_at(sweep, 0).unwrap();
     let categories: std::collections::BTreeSet<&str> =
         cuboids.iter().map(|c| c.category.as_str()).collect();
     for expected in ["BUS", "PEDESTRIAN", "REGULAR_VEHICLE", "BICYCLE"] {
@@ -179,15 +179,22 @@ fn projected_cuboids_land_on_their_objects_in_the_right_cameras() {
     for index in [0, 3, 6, 9] {
         let frame = generator.render_frame(index).unwrap();
         let (_, cuboids) = log.annotations_at(frame.timestamp_ns, 0).unwrap();
-        for (instance, truth) in &frame.cuboids {
+        for (_, truth) in &frame.cuboids {
             let cuboid: &Cuboid = cuboids
                 .iter()
                 .find(|c| c.track_uuid == truth.track_uuid)
                 .unwrap();
-            // The billboard stands on the ground at the cuboid's footprint centre;
-            // aim at its lower middle, which every sprite covers.
-            let target = cuboid.ego_from_object * Point3::new(0.0, 0.0, -cuboid.height_m * 0.1);
-            for (camera, _, image) in &frame.cameras {
+            assert_eq!(cuboid.ego_from_object, truth.ego_from_object);
+        }
+        // Each camera exposes at its own trigger offset (up to 39.6 ms after
+        // the annotated instant, half a metre of driving): the objects as
+        // they were when it exposed.
+        for (camera, exposure_ns, image) in &frame.cameras {
+            let at_exposure = generator.cuboids_at(*exposure_ns);
+            for (instance, cuboid) in &at_exposure {
+                // The billboard stands on the ground at the cuboid's footprint
+                // centre; aim at its lower middle, which every sprite covers.
+                let target = cuboid.ego_from_object * Point3::new(0.0, 0.0, -cuboid.height_m * 0.1);
                 let rig_camera = log.rig().camera(camera).unwrap();
                 let Some(pixel) = rig_camera.project_ego_point(&target) else {
                     continue;
@@ -200,7 +207,7 @@ fn projected_cuboids_land_on_their_objects_in_the_right_cameras() {
                 let drawn =
                     image.instance[v.min(image.height - 1) * image.width + u.min(image.width - 1)];
                 // Occluded by a nearer object: that one's instance is drawn there.
-                let nearer = frame.cuboids.iter().any(|(other, c)| {
+                let nearer = at_exposure.iter().any(|(other, c)| {
                     *other == drawn
                         && drawn != *instance
                         && (rig_camera.camera_from_ego()

@@ -217,7 +217,9 @@ fn boxes_are_reported_in_native_pixels_when_frames_are_decoded_at_reduced_scale(
     let out = dir.path().join("log");
     let generate_options = GenerateOptions {
         width_px: 1024,
-        seconds: Some(0.1),
+        // Two frames per camera: the synchroniser measures the cameras'
+        // phases from them (one frame tells no period).
+        seconds: Some(0.2),
         ..GenerateOptions::new("urban_mixed", &out)
     };
     generate(generate_options, &mut |_, _| {}).unwrap();
@@ -229,7 +231,8 @@ fn boxes_are_reported_in_native_pixels_when_frames_are_decoded_at_reduced_scale(
         &mut |set: &FrameSet, _| sets.push(set.clone()),
     )
     .unwrap();
-    assert_eq!(sets.len(), 1);
+    assert_eq!(sets.len(), 2);
+    assert!(sets[0].is_complete());
 
     // The side cameras are 1024 px wide: decoded at half scale (512 >= 416).
     let log = Av2Log::open(&out).unwrap();

@@ -217,6 +217,13 @@ impl Generator {
             .collect()
     }
 
+    /// Every object within annotation range as it is at sensor time
+    /// `timestamp_ns`, in the ego frame of that instant (what an annotation
+    /// taken then would say; the log annotates each frame's reference time).
+    pub fn cuboids_at(&self, timestamp_ns: u64) -> Vec<(u16, Cuboid)> {
+        self.cuboids(self.time_of(timestamp_ns))
+    }
+
     fn cuboids(&self, t: f64) -> Vec<(u16, Cuboid)> {
         let ego_from_road = self.road_from_ego(t).inverse();
         self.scenario

@@ -8,11 +8,17 @@ use heptaview_datasets::generator::{GenerateOptions, generate};
 
 /// A short generated drive, small enough for tests: `seconds` at 10 fps, 256 px wide.
 pub fn small_log(dir: &Path, scenario: &str, seconds: f64, seed: u64) -> PathBuf {
+    small_log_at(dir, scenario, seconds, seed, 10.0)
+}
+
+/// The same at `fps` frames per second.
+pub fn small_log_at(dir: &Path, scenario: &str, seconds: f64, seed: u64, fps: f64) -> PathBuf {
     let out = dir.join(format!("{scenario}-{seed}"));
     let options = GenerateOptions {
         width_px: 256,
         seconds: Some(seconds),
         seed,
+        fps,
         ..GenerateOptions::new(scenario, &out)
     };
     generate(options, &mut |_, _| {}).unwrap();

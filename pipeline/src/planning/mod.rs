@@ -12,7 +12,7 @@ mod rules;
 use heptaview_datasets::av2::EgoPoses;
 use serde::{Deserialize, Serialize};
 
-pub use rules::{Situation, decide};
+pub use rules::{MIN_TRACK_AGE_FOR_SPEED_S, Situation, decide};
 
 use crate::error::PipelineError;
 use crate::stage::{Output, Stage};

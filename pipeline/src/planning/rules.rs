@@ -22,7 +22,7 @@ pub struct Situation<'a> {
 }
 
 /// Below this age a track's velocity is not trusted.
-const MIN_TRACK_AGE_FOR_SPEED_S: f64 = 0.5;
+pub const MIN_TRACK_AGE_FOR_SPEED_S: f64 = 0.5;
 /// Braking harder than this to stay behind a braking lead means: stop now.
 const HARD_BRAKING_MPS2: f64 = 1.0;
 const EMERGENCY_BRAKING_MPS2: f64 = 6.0;
