@@ -7,12 +7,14 @@
 
 mod camera_model;
 mod error;
+mod poses;
 mod rig;
 mod rig_file;
 mod timing;
 
 pub use camera_model::{CameraModel, Distortion, Intrinsics};
 pub use error::{CalibrationError, CameraError, TimingError};
+pub use poses::EgoPoses;
 pub use rig::{
     AV2_RING_CAMERAS, QUATERNION_NORM_TOLERANCE, Rig, RigCamera, ego_from_camera_mount,
     unit_quaternion,

@@ -23,6 +23,7 @@ mod writer;
 pub use annotations::{Annotations, Cuboid};
 pub use calibration::{read_rig, write_rig};
 pub use ground_truth::{ANNOTATION_TOLERANCE_NS, GroundTruth};
-pub use poses::EgoPoses;
+pub use heptaview_calibration::EgoPoses;
+pub use poses::{read_poses, write_poses};
 pub use reader::{Av2Log, CameraStream, is_complete_jpeg};
 pub use writer::Av2LogWriter;

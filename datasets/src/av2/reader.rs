@@ -11,8 +11,9 @@ use super::annotations::{Annotations, Cuboid};
 use super::calibration::read_rig;
 use super::ground_truth::GroundTruth;
 use super::layout;
-use super::poses::EgoPoses;
+use super::poses::read_poses;
 use crate::error::{DatasetError, FrameError};
+use heptaview_calibration::EgoPoses;
 
 /// One camera's images: its folder and its sorted timestamps.
 #[derive(Debug, Clone)]
@@ -109,7 +110,7 @@ impl Av2Log {
             .file_name()
             .map_or_else(|| "log".to_owned(), |n| n.to_string_lossy().into_owned());
         let rig = read_rig(root, &log_id, &names)?;
-        let poses = EgoPoses::read(&root.join(layout::EGO_POSES))?;
+        let poses = read_poses(&root.join(layout::EGO_POSES))?;
         let annotations_path = root.join(layout::ANNOTATIONS);
         let annotations = if annotations_path.exists() {
             Some(Annotations::read(&annotations_path)?)

@@ -10,8 +10,9 @@ use nalgebra::Isometry3;
 use super::annotations::{Annotations, Cuboid};
 use super::calibration::write_rig;
 use super::layout;
-use super::poses::EgoPoses;
+use super::poses::write_poses;
 use crate::error::DatasetError;
+use heptaview_calibration::EgoPoses;
 
 #[derive(Debug)]
 pub struct Av2LogWriter {
@@ -87,7 +88,7 @@ impl Av2LogWriter {
                 message: format!("no ego pose at image timestamp {missing}"),
             });
         }
-        poses.write(&poses_path)?;
+        write_poses(&poses, &poses_path)?;
         if !self.annotations.is_empty() {
             self.annotations
                 .write(&self.root.join(layout::ANNOTATIONS))?;

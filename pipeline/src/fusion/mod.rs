@@ -5,8 +5,8 @@ pub mod associate;
 pub mod ground;
 pub mod tracker;
 
+use heptaview_calibration::EgoPoses;
 use heptaview_calibration::Rig;
-use heptaview_datasets::av2::EgoPoses;
 use nalgebra::{Isometry3, Point3};
 
 use crate::error::PipelineError;

@@ -9,7 +9,7 @@
 
 mod rules;
 
-use heptaview_datasets::av2::EgoPoses;
+use heptaview_calibration::EgoPoses;
 use serde::{Deserialize, Serialize};
 
 pub use rules::{MIN_TRACK_AGE_FOR_SPEED_S, Situation, decide};
