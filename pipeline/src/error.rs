@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use heptaview_runtime::{RuntimeError, StageError};
+
 /// Errors that stop a run. Single bad frames are not errors: they are
 /// counted drops.
 #[derive(Debug, thiserror::Error)]
@@ -10,13 +12,9 @@ pub enum PipelineError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    #[error("stage `{stage}` panicked: {message}")]
-    Panicked {
-        stage: &'static str,
-        message: String,
-    },
-    #[error("the stage after edge `{0}` stopped")]
-    DownstreamGone(&'static str),
+    /// A stage panicked, or the stage after one stopped.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
     /// Dataset errors name their own file.
     #[error(transparent)]
     Dataset(#[from] heptaview_datasets::DatasetError),
@@ -39,5 +37,11 @@ impl PipelineError {
             stage,
             source: Box::new(source),
         }
+    }
+}
+
+impl StageError for PipelineError {
+    fn is_downstream_gone(&self) -> bool {
+        matches!(self, PipelineError::Runtime(e) if e.is_downstream_gone())
     }
 }

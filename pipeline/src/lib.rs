@@ -3,26 +3,23 @@
 //! (sync, compress, detect, classify, propagate, fuse, plan), the replay
 //! source and the run report.
 
-pub mod accounting;
 pub mod bench;
-pub mod edge;
 mod error;
 pub mod eval;
 pub mod fusion;
 pub mod live;
 pub mod merge;
-pub mod metrics;
 pub mod planning;
 pub mod replay;
 pub mod report;
-pub mod runtime;
 pub mod sinks;
-pub mod stage;
 pub mod stages;
 pub mod types;
 pub mod zenoh_link;
 
 pub use error::PipelineError;
+pub use heptaview_runtime::threads as runtime;
+pub use heptaview_runtime::{accounting, edge, metrics, stage};
 
 /// A native library the pipeline is linked with, and its version as it reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]

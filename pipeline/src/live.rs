@@ -265,10 +265,12 @@ pub(crate) fn finish_recording(
     recording: std::thread::ScopedJoinHandle<'_, Result<(), PipelineError>>,
 ) -> Result<(), PipelineError> {
     recording.join().unwrap_or_else(|_| {
-        Err(PipelineError::Panicked {
-            stage: "record",
-            message: "the recorder panicked".to_owned(),
-        })
+        Err(PipelineError::Runtime(
+            heptaview_runtime::RuntimeError::Panicked {
+                stage: "record",
+                message: "the recorder panicked".to_owned(),
+            },
+        ))
     })
 }
 

@@ -526,10 +526,12 @@ pub fn run_pipeline(
         ledger.dropped(DropReason::Shutdown, crate::edge::FrameCount::frames(&set));
     }
     let source_result = source.join().unwrap_or_else(|_| {
-        Err(PipelineError::Panicked {
-            stage: "source",
-            message: format!("the {} source panicked", spec.mode),
-        })
+        Err(PipelineError::Runtime(
+            heptaview_runtime::RuntimeError::Panicked {
+                stage: "source",
+                message: format!("the {} source panicked", spec.mode),
+            },
+        ))
     });
     let runs = join_all(handles)?;
     source_result?;
@@ -631,7 +633,7 @@ fn replay_source(
         sequence[camera] += 1;
         if out.send(frame).is_err() {
             ledger.dropped(DropReason::Shutdown, 1);
-            return Err(PipelineError::DownstreamGone("source->sync"));
+            return Err(heptaview_runtime::RuntimeError::DownstreamGone("source->sync").into());
         }
     }
     Ok(())

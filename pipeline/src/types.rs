@@ -9,7 +9,8 @@ use heptaview_models::detector::Detection as ModelDetection;
 use opencv::core::Mat;
 use serde::Serialize;
 
-use crate::accounting::DropReason;
+use heptaview_runtime::accounting::DropReason;
+use heptaview_runtime::edge::FrameCount;
 
 /// Index of a camera in the rig (and in every frame set's slots).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -171,5 +172,87 @@ impl FrameSet {
         }
         latencies.push((previous.0, until.saturating_duration_since(previous.1)));
         latencies
+    }
+}
+
+impl FrameCount for Frame {
+    fn frames(&self) -> u64 {
+        1
+    }
+}
+
+impl FrameCount for FrameSet {
+    fn frames(&self) -> u64 {
+        // Only frames not yet accounted for: skipped and dropped ones already
+        // were; processed ones are counted when the set reaches the sink, so a
+        // set lost on the way takes them with it.
+        self.slots
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s.status,
+                    SlotStatus::Arrived | SlotStatus::Key | SlotStatus::Processed
+                )
+            })
+            .count() as u64
+    }
+
+    fn entered_stage(&mut self, stage: &'static str, at: Instant) {
+        self.stage_entries.push((stage, at));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use heptaview_runtime::accounting::{DropReason, Ledger};
+    use heptaview_runtime::edge::{Backpressure, edge};
+
+    use super::*;
+
+    fn frame() -> Frame {
+        Frame {
+            camera: CameraId(0),
+            timestamp_ns: 0,
+            arrival: Instant::now(),
+            sequence: 0,
+            jpeg: Arc::new(Vec::new()),
+            image: None,
+            grey: None,
+            native_size: None,
+        }
+    }
+
+    #[test]
+    fn a_dropped_frame_set_counts_only_its_frames_not_yet_accounted() {
+        let ledger = Arc::new(Ledger::default());
+        let (tx, _rx, _) = edge::<FrameSet>("a->b", 1, Backpressure::Latest, ledger.clone());
+        let slot = |status| Slot {
+            frame: Some(frame()),
+            status,
+            detections: Vec::new(),
+        };
+        let set = || FrameSet {
+            index: 0,
+            reference_ns: 0,
+            slots: vec![
+                slot(SlotStatus::Key),
+                slot(SlotStatus::SkippedKeyframe),
+                slot(SlotStatus::Arrived),
+                // Processed frames are counted at the sink: lost on the way, they are dropped.
+                slot(SlotStatus::Processed),
+                Slot::missing(),
+            ],
+            first_arrival: Instant::now(),
+            objects: Vec::new(),
+            tracks: Vec::new(),
+            decision: None,
+            stage_entries: Vec::new(),
+        };
+        tx.send(set()).map_err(|_| ()).unwrap();
+        tx.send(set()).map_err(|_| ()).unwrap();
+        assert_eq!(ledger.counts().dropped(DropReason::QueueFull), 3);
     }
 }

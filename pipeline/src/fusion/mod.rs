@@ -39,6 +39,7 @@ impl FuseStage {
 impl Stage for FuseStage {
     type In = FrameSet;
     type Out = FrameSet;
+    type Error = PipelineError;
 
     fn name(&self) -> &'static str {
         "fuse"
@@ -103,6 +104,6 @@ impl Stage for FuseStage {
                 }
             }
         }
-        out.send(set)
+        Ok(out.send(set)?)
     }
 }

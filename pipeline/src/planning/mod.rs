@@ -213,6 +213,7 @@ pub fn name(action: Action) -> &'static str {
 impl Stage for PlanStage {
     type In = FrameSet;
     type Out = FrameSet;
+    type Error = PipelineError;
 
     fn name(&self) -> &'static str {
         "plan"
@@ -257,6 +258,6 @@ impl Stage for PlanStage {
         };
         let proposal = decide(&self.config, &situation);
         set.decision = Some(self.with_hysteresis(proposal));
-        out.send(set)
+        Ok(out.send(set)?)
     }
 }

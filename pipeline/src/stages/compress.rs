@@ -284,6 +284,7 @@ pub fn reduced_decode_flag(native_width: u32, width: u32) -> i32 {
 impl Stage for Compressor {
     type In = FrameSet;
     type Out = FrameSet;
+    type Error = PipelineError;
 
     fn name(&self) -> &'static str {
         "compress"
@@ -404,7 +405,7 @@ impl Stage for Compressor {
                 }
             }
         }
-        out.send(set)
+        Ok(out.send(set)?)
     }
 }
 

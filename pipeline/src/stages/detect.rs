@@ -45,6 +45,7 @@ impl DetectStage {
 impl Stage for DetectStage {
     type In = FrameSet;
     type Out = FrameSet;
+    type Error = PipelineError;
 
     fn name(&self) -> &'static str {
         "detect"
@@ -109,10 +110,12 @@ impl Stage for DetectStage {
                 .into_iter()
                 .map(|h| {
                     h.join().unwrap_or_else(|_| {
-                        Err(PipelineError::Panicked {
-                            stage: "detect",
-                            message: "a detector worker panicked".to_owned(),
-                        })
+                        Err(PipelineError::Runtime(
+                            heptaview_runtime::RuntimeError::Panicked {
+                                stage: "detect",
+                                message: "a detector worker panicked".to_owned(),
+                            },
+                        ))
                     })
                 })
                 .collect()
@@ -120,7 +123,7 @@ impl Stage for DetectStage {
         for result in results {
             result?;
         }
-        out.send(set)
+        Ok(out.send(set)?)
     }
 }
 
@@ -142,6 +145,7 @@ impl ClassifyStage {
 impl Stage for ClassifyStage {
     type In = FrameSet;
     type Out = FrameSet;
+    type Error = PipelineError;
 
     fn name(&self) -> &'static str {
         "classify"
@@ -178,7 +182,7 @@ impl Stage for ClassifyStage {
             // The decoded image is not needed past here: free it early.
             frame.image = None;
         }
-        out.send(set)
+        Ok(out.send(set)?)
     }
 }
 

@@ -54,6 +54,7 @@ impl Propagator {
 impl Stage for Propagator {
     type In = FrameSet;
     type Out = FrameSet;
+    type Error = PipelineError;
 
     fn name(&self) -> &'static str {
         "propagate"
@@ -100,7 +101,7 @@ impl Stage for Propagator {
                 _ => {}
             }
         }
-        out.send(set)
+        Ok(out.send(set)?)
     }
 }
 

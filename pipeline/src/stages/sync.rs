@@ -370,6 +370,7 @@ impl Synchroniser {
 impl Stage for Synchroniser {
     type In = Frame;
     type Out = FrameSet;
+    type Error = PipelineError;
 
     fn name(&self) -> &'static str {
         "sync"

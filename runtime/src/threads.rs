@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crate::edge::{EdgeReceiver, EdgeSender, FrameCount};
-use crate::error::PipelineError;
+use crate::error::{RuntimeError, StageError};
 use crate::metrics::LatencyHistogram;
 use crate::stage::{Output, Stage};
 
@@ -47,9 +47,9 @@ pub struct StageRun {
     pub inputs: u64,
 }
 
-pub struct StageHandle {
+pub struct StageHandle<E> {
     name: &'static str,
-    join: JoinHandle<Result<StageRun, PipelineError>>,
+    join: JoinHandle<Result<StageRun, E>>,
 }
 
 /// Sets `abort` if the thread unwinds from a panic, so nobody waits on it.
@@ -68,7 +68,7 @@ pub fn spawn_stage<S>(
     input: EdgeReceiver<S::In>,
     output: EdgeSender<S::Out>,
     control: Arc<Control>,
-) -> Result<StageHandle, PipelineError>
+) -> Result<StageHandle<S::Error>, S::Error>
 where
     S: Stage + 'static,
     S::In: 'static,
@@ -85,7 +85,10 @@ where
             }
             result
         })
-        .map_err(|e| PipelineError::stage(name, e))?;
+        .map_err(|source| RuntimeError::Spawn {
+            stage: name,
+            source,
+        })?;
     Ok(StageHandle { name, join })
 }
 
@@ -94,7 +97,7 @@ fn run_stage<S: Stage>(
     input: &EdgeReceiver<S::In>,
     output: &EdgeSender<S::Out>,
     control: &Control,
-) -> Result<StageRun, PipelineError> {
+) -> Result<StageRun, S::Error> {
     let mut out = Output::new(output);
     let mut run = StageRun {
         name: stage.name(),
@@ -135,13 +138,13 @@ fn run_stage<S: Stage>(
     Ok(run)
 }
 
-impl StageHandle {
+impl<E: StageError> StageHandle<E> {
     pub fn name(&self) -> &'static str {
         self.name
     }
 
     /// Waits for the stage; a panic becomes an error naming the stage.
-    pub fn join(self) -> Result<StageRun, PipelineError> {
+    pub fn join(self) -> Result<StageRun, E> {
         let name = self.name;
         self.join.join().unwrap_or_else(|payload| {
             let message = payload
@@ -149,29 +152,27 @@ impl StageHandle {
                 .map(|s| (*s).to_owned())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_owned());
-            Err(PipelineError::Panicked {
+            Err(RuntimeError::Panicked {
                 stage: name,
                 message,
-            })
+            }
+            .into())
         })
     }
 }
 
 /// Joins every stage in order; the first real failure wins over the
 /// `DownstreamGone` errors it causes in its neighbours.
-pub fn join_all(handles: Vec<StageHandle>) -> Result<Vec<StageRun>, PipelineError> {
+pub fn join_all<E: StageError>(handles: Vec<StageHandle<E>>) -> Result<Vec<StageRun>, E> {
     let mut runs = Vec::new();
-    let mut first_error: Option<PipelineError> = None;
+    let mut first_error: Option<E> = None;
     for handle in handles {
         match handle.join() {
             Ok(run) => runs.push(run),
             Err(error) => {
-                let replace = match (&first_error, &error) {
-                    (None, _) => true,
-                    (Some(PipelineError::DownstreamGone(_)), e) => {
-                        !matches!(e, PipelineError::DownstreamGone(_))
-                    }
-                    _ => false,
+                let replace = match &first_error {
+                    None => true,
+                    Some(first) => first.is_downstream_gone() && !error.is_downstream_gone(),
                 };
                 if replace {
                     first_error = Some(error);

@@ -7,23 +7,38 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use heptaview_pipeline::PipelineError;
-use heptaview_pipeline::accounting::Ledger;
-use heptaview_pipeline::edge::{Backpressure, edge};
-use heptaview_pipeline::runtime::{Control, join_all, spawn_stage};
-use heptaview_pipeline::stage::{Output, Stage};
-use heptaview_pipeline::types::{CameraId, Frame};
+use heptaview_runtime::accounting::Ledger;
+use heptaview_runtime::edge::{Backpressure, FrameCount, edge};
+use heptaview_runtime::stage::{Output, Stage};
+use heptaview_runtime::threads::{Control, join_all, spawn_stage};
+use heptaview_runtime::{RuntimeError, StageError};
+
+/// One numbered frame.
+#[derive(Debug)]
+struct Frame(u64);
+
+impl FrameCount for Frame {
+    fn frames(&self) -> u64 {
+        1
+    }
+}
 
 fn frame(t: u64) -> Frame {
-    Frame {
-        camera: CameraId(0),
-        timestamp_ns: t,
-        arrival: Instant::now(),
-        sequence: t,
-        jpeg: Arc::new(Vec::new()),
-        image: None,
-        grey: None,
-        native_size: None,
+    Frame(t)
+}
+
+/// A stage's own error type, as a real chain would have.
+#[derive(Debug, thiserror::Error)]
+enum TestError {
+    #[error("stage `{0}` failed")]
+    Stage(&'static str, #[source] Broken),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+impl StageError for TestError {
+    fn is_downstream_gone(&self) -> bool {
+        matches!(self, TestError::Runtime(e) if e.is_downstream_gone())
     }
 }
 
@@ -48,24 +63,25 @@ struct Faulty {
 impl Stage for Faulty {
     type In = Frame;
     type Out = Frame;
+    type Error = TestError;
 
     fn name(&self) -> &'static str {
         self.name
     }
 
-    fn process(&mut self, frame: Frame, out: &mut Output<'_, Frame>) -> Result<(), PipelineError> {
-        if self.fail_at == Some(frame.timestamp_ns) {
-            return Err(PipelineError::stage(self.name, Broken(frame.timestamp_ns)));
+    fn process(&mut self, frame: Frame, out: &mut Output<'_, Frame>) -> Result<(), TestError> {
+        if self.fail_at == Some(frame.0) {
+            return Err(TestError::Stage(self.name, Broken(frame.0)));
         }
-        if self.panic_at == Some(frame.timestamp_ns) {
-            panic!("frame {} broke the stage", frame.timestamp_ns);
+        if self.panic_at == Some(frame.0) {
+            panic!("frame {} broke the stage", frame.0);
         }
-        out.send(frame)
+        Ok(out.send(frame)?)
     }
 }
 
 /// Runs source → a → b → sink with 1000 frames and returns the run's result.
-fn run_chain(a: Faulty, b: Faulty) -> (Result<usize, PipelineError>, Duration) {
+fn run_chain(a: Faulty, b: Faulty) -> (Result<usize, TestError>, Duration) {
     let started = Instant::now();
     let ledger = Arc::new(Ledger::default());
     let control = Arc::new(Control::default());

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::edge::{EdgeSender, FrameCount};
-use crate::error::PipelineError;
+use crate::error::{RuntimeError, StageError};
 
 /// Where a stage puts its outputs.
 pub struct Output<'a, T: FrameCount> {
@@ -27,11 +27,11 @@ impl<'a, T: FrameCount> Output<'a, T> {
     }
 
     /// Passes an item downstream. Fails when the downstream stage has stopped.
-    pub fn send(&mut self, item: T) -> Result<(), PipelineError> {
+    pub fn send(&mut self, item: T) -> Result<(), RuntimeError> {
         let started = Instant::now();
         let sent = self.sender.send(item);
         self.sending += started.elapsed();
-        sent.map_err(|_| PipelineError::DownstreamGone(self.sender.name()))
+        sent.map_err(|_| RuntimeError::DownstreamGone(self.sender.name()))
     }
 
     pub(crate) fn take_sending_time(&mut self) -> Duration {
@@ -42,11 +42,12 @@ impl<'a, T: FrameCount> Output<'a, T> {
 pub trait Stage: Send {
     type In: FrameCount + Send;
     type Out: FrameCount + Send;
+    type Error: StageError;
 
     fn name(&self) -> &'static str;
 
     /// Called once on the stage's thread before the first input.
-    fn start(&mut self) -> Result<(), PipelineError> {
+    fn start(&mut self) -> Result<(), Self::Error> {
         Ok(())
     }
 
@@ -54,10 +55,10 @@ pub trait Stage: Send {
         &mut self,
         input: Self::In,
         out: &mut Output<'_, Self::Out>,
-    ) -> Result<(), PipelineError>;
+    ) -> Result<(), Self::Error>;
 
     /// End of input: emit anything held back.
-    fn finish(&mut self, _out: &mut Output<'_, Self::Out>) -> Result<(), PipelineError> {
+    fn finish(&mut self, _out: &mut Output<'_, Self::Out>) -> Result<(), Self::Error> {
         Ok(())
     }
 
@@ -66,7 +67,43 @@ pub trait Stage: Send {
         None
     }
 
-    fn tick(&mut self, _out: &mut Output<'_, Self::Out>) -> Result<(), PipelineError> {
+    fn tick(&mut self, _out: &mut Output<'_, Self::Out>) -> Result<(), Self::Error> {
         Ok(())
+    }
+}
+
+/// A boxed stage is a stage: chains of stages of one item type are built
+/// from a list.
+impl<S: Stage + ?Sized> Stage for Box<S> {
+    type In = S::In;
+    type Out = S::Out;
+    type Error = S::Error;
+
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn start(&mut self) -> Result<(), Self::Error> {
+        (**self).start()
+    }
+
+    fn process(
+        &mut self,
+        input: Self::In,
+        out: &mut Output<'_, Self::Out>,
+    ) -> Result<(), Self::Error> {
+        (**self).process(input, out)
+    }
+
+    fn finish(&mut self, out: &mut Output<'_, Self::Out>) -> Result<(), Self::Error> {
+        (**self).finish(out)
+    }
+
+    fn tick_interval(&self) -> Option<Duration> {
+        (**self).tick_interval()
+    }
+
+    fn tick(&mut self, out: &mut Output<'_, Self::Out>) -> Result<(), Self::Error> {
+        (**self).tick(out)
     }
 }
