@@ -7,14 +7,17 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::bench_reference::DetectedFrames;
+use crate::bench_reference::onnxruntime_alone;
 use anyhow::{Context, anyhow};
 use heptaview_datasets::av2::Av2Log;
 use heptaview_datasets::generator::GenerateOptions;
-use heptaview_pipeline::bench::{DetectedFrames, onnxruntime_alone};
-use heptaview_pipeline::eval::keyframes::{DetectionsByFrame, keyframe_recall};
-use heptaview_pipeline::replay::{PipelineConfig, ReplayOptions, selected_cameras};
-use heptaview_pipeline::report::Report;
-use heptaview_pipeline::stages::compress::KeyframeMode;
+use heptaview_eval::keyframes::{DetectionsByFrame, keyframe_recall};
+use heptaview_eval::report::Report;
+use heptaview_io::replay::ReplayOptions;
+use heptaview_io::replay::selected_cameras;
+use heptaview_perception::config::PipelineConfig;
+use heptaview_perception::stages::compress::KeyframeMode;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -174,12 +177,16 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             path: log_dir.display().to_string(),
             generated,
             cameras: cameras.len(),
-            frames: off_report.frames.input,
-            framesets: off_report.framesets.total,
+            frames: off_report.run.frames.input,
+            framesets: off_report.run.framesets.total,
         },
         intra_threads: base.session.intra_threads,
-        keyframe_speedup: auto_report.throughput.framesets_per_s
-            / off_report.throughput.framesets_per_s.max(f64::MIN_POSITIVE),
+        keyframe_speedup: auto_report.run.throughput.framesets_per_s
+            / off_report
+                .run
+                .throughput
+                .framesets_per_s
+                .max(f64::MIN_POSITIVE),
         keyframe_recall: keyframe_recall(&auto_detections, &off_detections),
         keyframes_off: figures(&off_report, off_alone, off_peak),
         keyframes_auto: figures(&auto_report, auto_alone, auto_peak),
@@ -218,7 +225,7 @@ fn measured_replay(
             frames.record(set);
         },
     )?;
-    if report.stopped_early {
+    if report.run.stopped_early {
         return Err(Failure::Runtime(anyhow!("interrupted")));
     }
     Ok((report, detections, frames, peak_rss_mb()))
@@ -246,21 +253,21 @@ fn time_alone(
 
 fn figures(report: &Report, alone: Duration, peak_rss_mb: Option<f64>) -> ModeFigures {
     let alone_s = alone.as_secs_f64();
-    let alone_fps = report.frames.input as f64 / alone_s.max(f64::MIN_POSITIVE);
+    let alone_fps = report.run.frames.input as f64 / alone_s.max(f64::MIN_POSITIVE);
     ModeFigures {
-        framesets_per_s: report.throughput.framesets_per_s,
-        frames_per_s: report.throughput.frames_per_s,
-        wall_s: report.throughput.wall_s,
-        latency_ms_p50: report.latency_ms.end_to_end.p50,
-        latency_ms_p99: report.latency_ms.end_to_end.p99,
-        stage_time_ms: report.latency_ms.stages.values().map(|s| s.mean).sum(),
-        frames_processed: report.frames.processed,
-        frames_skipped_keyframe: report.frames.skipped_keyframe,
-        detector_calls: report.inference.detector_calls,
-        classifier_calls: report.inference.classifier_calls,
+        framesets_per_s: report.run.throughput.framesets_per_s,
+        frames_per_s: report.run.throughput.frames_per_s,
+        wall_s: report.run.throughput.wall_s,
+        latency_ms_p50: report.run.latency_ms.end_to_end.p50,
+        latency_ms_p99: report.run.latency_ms.end_to_end.p99,
+        stage_time_ms: report.run.latency_ms.stages.values().map(|s| s.mean).sum(),
+        frames_processed: report.run.frames.processed,
+        frames_skipped_keyframe: report.run.frames.skipped_keyframe,
+        detector_calls: report.run.inference.detector_calls,
+        classifier_calls: report.run.inference.classifier_calls,
         onnxruntime_alone_frames_per_s: alone_fps,
         onnxruntime_alone_s: alone_s,
-        pipeline_efficiency: report.throughput.frames_per_s / alone_fps.max(f64::MIN_POSITIVE),
+        pipeline_efficiency: report.run.throughput.frames_per_s / alone_fps.max(f64::MIN_POSITIVE),
         peak_rss_mb,
     }
 }
@@ -294,7 +301,7 @@ fn soak(log_dir: &Path, config: &PipelineConfig, seconds: f64) -> Result<Soak, F
         let mut result = Ok(());
         while started.elapsed().as_secs_f64() < seconds && !crate::interrupt::interrupted() {
             let pass = crate::interrupt::run_control().and_then(|control| {
-                heptaview_pipeline::replay::replay(
+                heptaview_io::replay::replay(
                     log_dir,
                     &ReplayOptions::whole_log(config.clone()),
                     control,

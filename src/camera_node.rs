@@ -8,11 +8,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use heptaview_pipeline::accounting::Ledger;
-use heptaview_pipeline::edge::{Backpressure, edge};
-use heptaview_pipeline::live::{LiveCamera, LiveOptions, live_source};
-use heptaview_pipeline::types::Frame;
-use heptaview_pipeline::zenoh_link::{self, CameraPublisher, DEFAULT_ENDPOINT, Role};
+use heptaview_io::live::LiveCamera;
+use heptaview_io::live::LiveOptions;
+use heptaview_io::live::live_source;
+use heptaview_io::zenoh_link;
+use heptaview_io::zenoh_link::CameraPublisher;
+use heptaview_io::zenoh_link::DEFAULT_ENDPOINT;
+use heptaview_io::zenoh_link::Role;
+use heptaview_perception::types::Frame;
+use heptaview_runtime::accounting::Ledger;
+use heptaview_runtime::edge::Backpressure;
+use heptaview_runtime::edge::edge;
 
 use crate::Failure;
 

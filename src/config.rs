@@ -1,6 +1,6 @@
 //! `heptaview config`: the configuration file's defaults, commented.
 
-use heptaview_pipeline::replay::DEFAULT_CONFIG_TOML;
+use heptaview_perception::config::DEFAULT_CONFIG_TOML;
 
 use crate::Failure;
 

@@ -5,8 +5,9 @@ use std::time::Instant;
 
 use anyhow::{Context, anyhow};
 use heptaview_datasets::generator::{GenerateOptions, Generator};
-use heptaview_pipeline::replay::{PipelineConfig, ReplayOptions};
-use heptaview_pipeline::sinks::rerun::RerunTarget;
+use heptaview_io::replay::ReplayOptions;
+use heptaview_io::sinks::rerun::RerunTarget;
+use heptaview_perception::config::PipelineConfig;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Failure;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use anyhow::anyhow;
-use heptaview_pipeline::runtime::Control;
+use heptaview_runtime::threads::Control;
 
 use crate::Failure;
 

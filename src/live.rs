@@ -5,17 +5,23 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use heptaview_calibration::Rig;
-use heptaview_pipeline::PipelineError;
-use heptaview_pipeline::edge::Backpressure;
-use heptaview_pipeline::live::{LiveCamera, LiveOptions, live_source};
-use heptaview_pipeline::replay::{PipelineConfig, RunSpec, run_pipeline};
-use heptaview_pipeline::sinks::detections::DetectionsFile;
-use heptaview_pipeline::sinks::rerun::{RerunSink, RerunTarget};
-use heptaview_pipeline::stages::sync::{PhaseSource, SyncClock};
-use heptaview_pipeline::types::FrameSet;
-use heptaview_pipeline::zenoh_link::{
-    self, DEFAULT_ENDPOINT, Role, ZenohSourceOptions, zenoh_source,
-};
+use heptaview_eval::report::Report;
+use heptaview_io::live::LiveCamera;
+use heptaview_io::live::LiveOptions;
+use heptaview_io::live::live_source;
+use heptaview_io::sinks::detections::DetectionsFile;
+use heptaview_io::sinks::rerun::{RerunSink, RerunTarget};
+use heptaview_io::zenoh_link;
+use heptaview_io::zenoh_link::DEFAULT_ENDPOINT;
+use heptaview_io::zenoh_link::Role;
+use heptaview_io::zenoh_link::ZenohSourceOptions;
+use heptaview_io::zenoh_link::zenoh_source;
+use heptaview_perception::chain::RunSpec;
+use heptaview_perception::chain::run_pipeline;
+use heptaview_perception::config::PipelineConfig;
+use heptaview_perception::stages::sync::{PhaseSource, SyncClock};
+use heptaview_perception::types::FrameSet;
+use heptaview_runtime::edge::Backpressure;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Failure;
@@ -222,10 +228,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         }
     });
     bar.finish_and_clear();
-    let mut report = result.map_err(|e| match e {
-        PipelineError::Config(_) | PipelineError::Dataset(_) => Failure::BadInput(e.into()),
-        other => Failure::Runtime(other.into()),
-    })?;
+    let mut report = Report::new(result.map_err(Failure::from)?);
     report.rerun = sink.map(RerunSink::finish);
     if let Some(counts) = &link_counts {
         let counts = counts
@@ -253,13 +256,13 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     // What the capture threads saw: outages and their length.
     let now = Instant::now();
     for (name, status) in names.iter().zip(health.snapshot()) {
-        if let Some(entry) = report.cameras_health.get_mut(name) {
+        if let Some(entry) = report.run.cameras_health.get_mut(name) {
             entry.down_events = status.down_events;
             entry.down_s = status.down_until(now).as_secs_f64();
         }
     }
     eprintln!("{}", report.summary());
-    for (name, entry) in &report.cameras_health {
+    for (name, entry) in &report.run.cameras_health {
         if entry.down_events > 0 {
             eprintln!(
                 "camera {name}: down {} time(s), {:.1} s in all, {} frames",

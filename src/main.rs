@@ -1,6 +1,7 @@
 //! `heptaview`: the command-line front end of the seven-camera pipeline.
 
 mod bench;
+mod bench_reference;
 mod camera_node;
 mod config;
 mod demo;
@@ -97,6 +98,30 @@ pub enum Failure {
     BadInput(anyhow::Error),
     /// Already reported on stderr; exit with this code.
     Reported(u8),
+}
+
+impl From<heptaview_perception::PipelineError> for Failure {
+    fn from(error: heptaview_perception::PipelineError) -> Self {
+        match error {
+            heptaview_perception::PipelineError::Config(_) => Failure::BadInput(error.into()),
+            other => Failure::Runtime(other.into()),
+        }
+    }
+}
+
+impl From<heptaview_datasets::DatasetError> for Failure {
+    fn from(error: heptaview_datasets::DatasetError) -> Self {
+        Failure::BadInput(error.into())
+    }
+}
+
+impl From<heptaview_io::IoError> for Failure {
+    fn from(error: heptaview_io::IoError) -> Self {
+        match error {
+            heptaview_io::IoError::Pipeline(e) => e.into(),
+            heptaview_io::IoError::Dataset(e) => e.into(),
+        }
+    }
 }
 
 fn main() -> ExitCode {

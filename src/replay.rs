@@ -5,18 +5,21 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use heptaview_datasets::av2::Av2Log;
-use heptaview_pipeline::PipelineError;
-use heptaview_pipeline::eval::Evaluator;
-use heptaview_pipeline::eval::keyframes::{DetectionsByFrame, keyframe_recall};
-use heptaview_pipeline::replay::{
-    PipelineConfig, Progress, ReplayOptions, Speed, replay, selected_cameras, selected_rig,
-};
-use heptaview_pipeline::report::Report;
-use heptaview_pipeline::runtime::Control;
-use heptaview_pipeline::sinks::detections::DetectionsFile;
-use heptaview_pipeline::sinks::rerun::{RerunSink, RerunTarget};
-use heptaview_pipeline::stages::compress::KeyframeMode;
-use heptaview_pipeline::types::FrameSet;
+use heptaview_eval::Evaluator;
+use heptaview_eval::keyframes::{DetectionsByFrame, keyframe_recall};
+use heptaview_eval::report::Report;
+use heptaview_io::replay::ReplayOptions;
+use heptaview_io::replay::Speed;
+use heptaview_io::replay::replay;
+use heptaview_io::replay::selected_cameras;
+use heptaview_io::replay::selected_rig;
+use heptaview_io::sinks::detections::DetectionsFile;
+use heptaview_io::sinks::rerun::{RerunSink, RerunTarget};
+use heptaview_perception::chain::Progress;
+use heptaview_perception::config::PipelineConfig;
+use heptaview_perception::stages::compress::KeyframeMode;
+use heptaview_perception::types::FrameSet;
+use heptaview_runtime::threads::Control;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Failure;
@@ -252,7 +255,7 @@ pub fn run_plan(plan: &Plan) -> Result<Report, Failure> {
     if let Some(evaluator) = evaluator {
         let mut evaluation = evaluator.finish();
         let keyframes_on = options.config.compress.keyframes == KeyframeMode::Auto;
-        if plan.keyframe_recall_pass && keyframes_on && !report.stopped_early {
+        if plan.keyframe_recall_pass && keyframes_on && !report.run.stopped_early {
             let mut every_frame_options = options.clone();
             every_frame_options.config.compress.keyframes = KeyframeMode::Off;
             let mut every_frame = DetectionsByFrame::default();
@@ -296,11 +299,9 @@ fn open_rerun(plan: &Plan) -> Result<Option<RerunSink>, Failure> {
     .map_err(bad_input)
 }
 
-pub fn bad_input(error: PipelineError) -> Failure {
-    match error {
-        PipelineError::Dataset(_) | PipelineError::Config(_) => Failure::BadInput(error.into()),
-        other => Failure::Runtime(other.into()),
-    }
+/// A bad log or configuration exits with 2, anything else with 1.
+pub fn bad_input(error: impl Into<Failure>) -> Failure {
+    error.into()
 }
 
 /// One replay with a progress bar (rate and ETA) on stderr.
@@ -325,5 +326,5 @@ pub fn replay_with_progress(
         bar.set_position(progress.frames_done);
     });
     bar.finish_and_clear();
-    result.map_err(bad_input)
+    result.map(Report::new).map_err(bad_input)
 }

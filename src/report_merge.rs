@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
-use heptaview_pipeline::merge::merge_reports;
+use heptaview_eval::merge::merge_reports;
 use serde_json::Value;
 
 use crate::Failure;

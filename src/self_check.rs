@@ -167,7 +167,7 @@ fn check_libraries() -> Result<(), Failure> {
         runtime.version(),
         runtime.library_path().display()
     );
-    for library in heptaview_pipeline::linked_libraries() {
+    for library in heptaview_io::linked_libraries() {
         println!("{:<14} {}", library.name, library.version);
     }
     Ok(())

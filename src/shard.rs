@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{Context, anyhow};
-use heptaview_pipeline::replay::ReplayOptions;
-use heptaview_pipeline::sinks::rerun::RerunTarget;
+use heptaview_io::replay::ReplayOptions;
+use heptaview_io::sinks::rerun::RerunTarget;
 
 use crate::Failure;
 use crate::replay::{Plan, run_plan};

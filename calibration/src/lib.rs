@@ -7,6 +7,7 @@
 
 mod camera_model;
 mod error;
+mod jpeg;
 mod poses;
 mod rig;
 mod rig_file;
@@ -14,6 +15,7 @@ mod timing;
 
 pub use camera_model::{CameraModel, Distortion, Intrinsics};
 pub use error::{CalibrationError, CameraError, TimingError};
+pub use jpeg::is_complete_jpeg;
 pub use poses::EgoPoses;
 pub use rig::{
     AV2_RING_CAMERAS, QUATERNION_NORM_TOLERANCE, Rig, RigCamera, ego_from_camera_mount,

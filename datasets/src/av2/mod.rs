@@ -24,6 +24,7 @@ pub use annotations::{Annotations, Cuboid};
 pub use calibration::{read_rig, write_rig};
 pub use ground_truth::{ANNOTATION_TOLERANCE_NS, GroundTruth};
 pub use heptaview_calibration::EgoPoses;
+pub use heptaview_calibration::is_complete_jpeg;
 pub use poses::{read_poses, write_poses};
-pub use reader::{Av2Log, CameraStream, is_complete_jpeg};
+pub use reader::{Av2Log, CameraStream};
 pub use writer::Av2LogWriter;

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use heptaview_calibration::{AV2_RING_CAMERAS, Rig};
+use heptaview_calibration::{AV2_RING_CAMERAS, Rig, is_complete_jpeg};
 use nalgebra::Isometry3;
 use opencv::core::{Mat, Vector};
 use opencv::prelude::*;
@@ -241,14 +241,4 @@ pub(crate) fn decode_jpeg(bytes: &[u8], imread_flags: i32) -> Result<Mat, Decode
         return Err(DecodeError::Empty);
     }
     Ok(image)
-}
-
-/// Starts with SOI (FF D8) and ends with EOI (FF D9), ignoring trailing
-/// padding: libjpeg decodes a truncated file with only a warning.
-pub fn is_complete_jpeg(bytes: &[u8]) -> bool {
-    let trimmed = match bytes.iter().rposition(|&b| b != 0) {
-        Some(last) => &bytes[..=last],
-        None => return false,
-    };
-    trimmed.starts_with(&[0xFF, 0xD8]) && trimmed.ends_with(&[0xFF, 0xD9])
 }

@@ -1,0 +1,263 @@
+//! The planning decision, once per frame set, from the tracks around the car:
+//! CRUISE, FOLLOW, YIELD, STOP or EMERGENCY_BRAKE, with a target speed and
+//! the reasons in words. Rules look at the drive corridor ahead (the lane,
+//! a look-ahead that grows with speed), time to collision, people about to
+//! enter the corridor, red lights and stop signs seen ahead, and whether the
+//! cameras covering the path are working. Escalation is immediate; easing
+//! off waits until the milder action has held for a while (no flicker).
+//! Deterministic: a function of the frame sets and the ego poses.
+
+mod rules;
+
+use heptaview_calibration::EgoPoses;
+use serde::{Deserialize, Serialize};
+
+pub use rules::{MIN_TRACK_AGE_FOR_SPEED_S, Situation, decide};
+
+use crate::error::PipelineError;
+use crate::types::{Action, Decision, FrameSet, SlotStatus};
+use heptaview_runtime::stage::{Output, Stage};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlannerConfig {
+    /// Cruising speed with a clear road, m/s.
+    pub cruise_speed_mps: f64,
+    /// Half the width of the drive corridor, m (half a lane plus a margin).
+    pub corridor_half_width_m: f64,
+    /// People this much beside the corridor, moving towards it, are yielded to.
+    pub approach_margin_m: f64,
+    /// Look-ahead: at least this far...
+    pub min_look_ahead_m: f64,
+    /// ...or this many seconds of driving at the current speed.
+    pub look_ahead_s: f64,
+    /// Front bumper, metres ahead of the ego origin (rear axle).
+    pub front_offset_m: f64,
+    /// Below this time to collision: emergency braking.
+    pub emergency_ttc_s: f64,
+    /// Below this time to collision: stop.
+    pub stop_ttc_s: f64,
+    /// A person in the corridor closer than this: stop (else yield).
+    pub person_stop_gap_m: f64,
+    /// A milder action must hold this long before the decision eases off.
+    pub hold_s: f64,
+    /// Ego speed assumed when the input has no poses, m/s.
+    pub default_speed_mps: f64,
+}
+
+impl Default for PlannerConfig {
+    fn default() -> Self {
+        Self {
+            cruise_speed_mps: 13.9,
+            corridor_half_width_m: 2.0,
+            approach_margin_m: 3.0,
+            min_look_ahead_m: 25.0,
+            look_ahead_s: 4.0,
+            front_offset_m: 3.9,
+            emergency_ttc_s: 1.5,
+            stop_ttc_s: 3.0,
+            person_stop_gap_m: 15.0,
+            hold_s: 0.6,
+            default_speed_mps: 10.0,
+        }
+    }
+}
+
+/// The plan stage: ego speed from the poses, the rules, then hysteresis.
+pub struct PlanStage {
+    config: PlannerConfig,
+    poses: Option<EgoPoses>,
+    /// Per slot: whether that camera covers the drive path.
+    path_cameras: Vec<bool>,
+    camera_names: Vec<String>,
+    current: Option<(Action, u64)>,
+    milder_since: Option<u64>,
+    /// Per track id: (time, forward speed, smoothed deceleration).
+    speeds: Vec<(u64, u64, f64, f64)>,
+    /// Stop signs the car has stopped at: they no longer hold it.
+    served_stop_signs: Vec<u64>,
+}
+
+impl PlanStage {
+    pub fn new(
+        config: PlannerConfig,
+        poses: Option<EgoPoses>,
+        path_cameras: Vec<bool>,
+        camera_names: Vec<String>,
+    ) -> Self {
+        Self {
+            config,
+            poses,
+            path_cameras,
+            camera_names,
+            current: None,
+            milder_since: None,
+            speeds: Vec::new(),
+            served_stop_signs: Vec::new(),
+        }
+    }
+
+    fn ego_speed(&self, t_ns: u64) -> f64 {
+        let Some(poses) = &self.poses else {
+            return self.config.default_speed_mps;
+        };
+        let dt_ns = 100_000_000;
+        let (Some(now), Some(before)) = (
+            poses.at(t_ns),
+            poses
+                .at(t_ns.saturating_sub(dt_ns))
+                .or_else(|| poses.at(t_ns + dt_ns)),
+        ) else {
+            return self.config.default_speed_mps;
+        };
+        (now.translation.vector - before.translation.vector)
+            .xy()
+            .norm()
+            / (dt_ns as f64 / 1e9)
+    }
+
+    /// How hard each track is braking, from its successive speeds (smoothed:
+    /// the filter's velocity is noisy frame to frame).
+    fn decelerations(&mut self, t_ns: u64, tracks: &[crate::types::Track]) -> Vec<(u64, f64)> {
+        const SMOOTHING: f64 = 0.3;
+        let mut next = Vec::with_capacity(tracks.len());
+        for track in tracks {
+            let speed = track.velocity_mps[0];
+            let deceleration = match self.speeds.iter().find(|(id, ..)| *id == track.id) {
+                Some(&(_, t0, v0, smoothed)) if t_ns > t0 => {
+                    let raw = (v0 - speed) / ((t_ns - t0) as f64 / 1e9);
+                    smoothed + SMOOTHING * (raw - smoothed)
+                }
+                Some(&(_, _, _, smoothed)) => smoothed,
+                None => 0.0,
+            };
+            next.push((track.id, t_ns, speed, deceleration));
+        }
+        self.speeds = next;
+        self.speeds.iter().map(|(id, _, _, a)| (*id, *a)).collect()
+    }
+
+    /// A stop sign near ahead while the car stands has been obeyed: from now
+    /// on it lets the car go. (The rules ask to stop about 10 m before it.)
+    fn serve_stop_signs(&mut self, ego_speed_mps: f64, tracks: &[crate::types::Track]) {
+        const STOPPED_MPS: f64 = 0.5;
+        const AT_THE_SIGN_M: f64 = 20.0;
+        if ego_speed_mps >= STOPPED_MPS {
+            return;
+        }
+        for track in tracks {
+            let gap = track.position_m[0] - self.config.front_offset_m;
+            if track.class == "stop sign"
+                && gap <= AT_THE_SIGN_M
+                && !self.served_stop_signs.contains(&track.id)
+            {
+                self.served_stop_signs.push(track.id);
+            }
+        }
+    }
+
+    /// Escalate at once; ease off only after the milder proposal held `hold_s`.
+    fn with_hysteresis(&mut self, proposal: Decision) -> Decision {
+        let t = proposal.t_ns;
+        let Some((current, _)) = self.current else {
+            self.current = Some((proposal.action, t));
+            return proposal;
+        };
+        if severity(proposal.action) >= severity(current) {
+            self.milder_since = None;
+            self.current = Some((proposal.action, t));
+            return proposal;
+        }
+        let since = *self.milder_since.get_or_insert(t);
+        if t.saturating_sub(since) as f64 / 1e9 >= self.config.hold_s {
+            self.milder_since = None;
+            self.current = Some((proposal.action, t));
+            return proposal;
+        }
+        let mut held = proposal;
+        held.reasons.insert(
+            0,
+            format!(
+                "holding {} until the milder {} has lasted {:.1} s",
+                name(current),
+                name(held.action),
+                self.config.hold_s
+            ),
+        );
+        held.target_speed_mps = rules::target_speed(&self.config, current, held.target_speed_mps);
+        held.action = current;
+        held
+    }
+}
+
+pub fn severity(action: Action) -> u8 {
+    match action {
+        Action::Cruise => 0,
+        Action::Follow => 1,
+        Action::Yield => 2,
+        Action::Stop => 3,
+        Action::EmergencyBrake => 4,
+    }
+}
+
+pub fn name(action: Action) -> &'static str {
+    match action {
+        Action::Cruise => "CRUISE",
+        Action::Follow => "FOLLOW",
+        Action::Yield => "YIELD",
+        Action::Stop => "STOP",
+        Action::EmergencyBrake => "EMERGENCY_BRAKE",
+    }
+}
+
+impl Stage for PlanStage {
+    type In = FrameSet;
+    type Out = FrameSet;
+    type Error = PipelineError;
+
+    fn name(&self) -> &'static str {
+        "plan"
+    }
+
+    fn process(
+        &mut self,
+        mut set: FrameSet,
+        out: &mut Output<'_, FrameSet>,
+    ) -> Result<(), PipelineError> {
+        let blind: Vec<String> = set
+            .slots
+            .iter()
+            .zip(&self.path_cameras)
+            .zip(&self.camera_names)
+            .filter(|((slot, covers_path), _)| {
+                **covers_path && matches!(slot.status, SlotStatus::Missing | SlotStatus::Dropped(_))
+            })
+            .map(|(_, name)| name.clone())
+            .collect();
+        let red_lights = set
+            .slots
+            .iter()
+            .zip(&self.path_cameras)
+            .filter(|(_, covers_path)| **covers_path)
+            .flat_map(|(slot, _)| &slot.detections)
+            .filter(|d| {
+                d.attributes.state == Some(heptaview_models::traffic_light::LightState::Red)
+            })
+            .count();
+        let decelerations = self.decelerations(set.reference_ns, &set.tracks);
+        let ego_speed = self.ego_speed(set.reference_ns);
+        self.serve_stop_signs(ego_speed, &set.tracks);
+        let situation = Situation {
+            t_ns: set.reference_ns,
+            ego_speed_mps: ego_speed,
+            tracks: &set.tracks,
+            blind_path_cameras: &blind,
+            red_lights_ahead: red_lights,
+            decelerations: &decelerations,
+            served_stop_signs: &self.served_stop_signs,
+        };
+        let proposal = decide(&self.config, &situation);
+        set.decision = Some(self.with_hysteresis(proposal));
+        Ok(out.send(set)?)
+    }
+}
