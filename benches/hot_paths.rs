@@ -18,18 +18,19 @@ use heptaview_calibration::argoverse2_rig;
 use heptaview_io::sinks::rerun::{RerunSink, RerunTarget};
 use heptaview_models::detector::Detection as ModelDetection;
 use heptaview_perception::chain::Progress;
+use heptaview_perception::config::PlannerConfig;
 use heptaview_perception::config::RerunConfig;
+use heptaview_perception::config::SyncConfig;
+use heptaview_perception::config::TrackerConfig;
 use heptaview_perception::fusion::CameraView;
 use heptaview_perception::fusion::FusedObject;
 use heptaview_perception::fusion::Tracker;
-use heptaview_perception::fusion::TrackerConfig;
 use heptaview_perception::fusion::observe;
-use heptaview_perception::planning::PlannerConfig;
 use heptaview_perception::stages::compress::{
     MOTION_WIDTH, reduced_decode_flag, reduced_grey_flag,
 };
 use heptaview_perception::stages::propagate::Propagator;
-use heptaview_perception::stages::sync::{SyncConfig, Synchroniser};
+use heptaview_perception::stages::sync::Synchroniser;
 use heptaview_perception::types::CameraId;
 use heptaview_perception::types::Detection;
 use heptaview_perception::types::Frame;

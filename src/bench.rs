@@ -3,27 +3,29 @@
 //! of recall. Every figure is measured in this one run, so that a noisy
 //! machine moves both sides of each ratio together.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::bench_reference::DetectedFrames;
 use crate::bench_reference::onnxruntime_alone;
 use anyhow::{Context, anyhow};
-use heptaview_datasets::av2::Av2Log;
 use heptaview_datasets::generator::GenerateOptions;
+use heptaview_datasets::{LogReader, open_log};
 use heptaview_eval::keyframes::{DetectionsByFrame, keyframe_recall};
-use heptaview_eval::report::Report;
 use heptaview_io::replay::ReplayOptions;
 use heptaview_io::replay::selected_cameras;
+use heptaview_perception::config::KeyframeMode;
 use heptaview_perception::config::PipelineConfig;
-use heptaview_perception::stages::compress::KeyframeMode;
+use heptaview_perception::record::RunRecord;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::Failure;
 use crate::generate::generate_with_progress;
-use crate::replay::{bad_input, positive, replay_with_progress};
+use crate::replay::positive;
+use crate::session::replay_with_progress;
 
 /// The generated default: AV2's ring cameras run at 20 frames per second.
 const DEFAULT_FPS: f64 = 20.0;
@@ -125,7 +127,7 @@ struct Soak {
 
 pub fn run(args: &Args) -> Result<(), Failure> {
     let base = match &args.config {
-        Some(path) => PipelineConfig::load(path).map_err(bad_input)?,
+        Some(path) => PipelineConfig::load(path).map_err(Failure::from)?,
         None => PipelineConfig::default(),
     };
     let generated_dir;
@@ -146,22 +148,23 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             (dir, true)
         }
     };
-    let log = Av2Log::open(&log_dir).map_err(|e| Failure::BadInput(e.into()))?;
-    let cameras = selected_cameras(&log, None).map_err(bad_input)?;
+    // Opened once: every pass below reads through this reader.
+    let log: Arc<dyn LogReader> = Arc::from(open_log(&log_dir).map_err(Failure::from)?);
+    let cameras = selected_cameras(&*log, None).map_err(Failure::from)?;
 
     let mut off = base.clone();
     off.compress.keyframes = KeyframeMode::Off;
     let mut auto = base.clone();
     auto.compress.keyframes = KeyframeMode::Auto;
     let (off_report, off_detections, off_frames, off_peak) =
-        measured_replay(&log_dir, &off, &cameras, "keyframes off")?;
+        measured_replay(&log, &off, &cameras, "keyframes off")?;
     let (auto_report, auto_detections, auto_frames, auto_peak) =
-        measured_replay(&log_dir, &auto, &cameras, "keyframes auto")?;
-    let off_alone = time_alone(&log_dir, &off_frames, &off, "ONNX Runtime alone, off")?;
-    let auto_alone = time_alone(&log_dir, &auto_frames, &auto, "ONNX Runtime alone, auto")?;
+        measured_replay(&log, &auto, &cameras, "keyframes auto")?;
+    let off_alone = time_alone(&*log, &off_frames, &off, "ONNX Runtime alone, off")?;
+    let auto_alone = time_alone(&*log, &auto_frames, &auto, "ONNX Runtime alone, auto")?;
 
     let soak = match args.soak {
-        Some(seconds) => Some(soak(&log_dir, &auto, seconds)?),
+        Some(seconds) => Some(soak(&log, &auto, seconds)?),
         None => None,
     };
     let report = BenchReport {
@@ -177,16 +180,12 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             path: log_dir.display().to_string(),
             generated,
             cameras: cameras.len(),
-            frames: off_report.run.frames.input,
-            framesets: off_report.run.framesets.total,
+            frames: off_report.frames.input,
+            framesets: off_report.framesets.total,
         },
         intra_threads: base.session.intra_threads,
-        keyframe_speedup: auto_report.run.throughput.framesets_per_s
-            / off_report
-                .run
-                .throughput
-                .framesets_per_s
-                .max(f64::MIN_POSITIVE),
+        keyframe_speedup: auto_report.throughput.framesets_per_s
+            / off_report.throughput.framesets_per_s.max(f64::MIN_POSITIVE),
         keyframe_recall: keyframe_recall(&auto_detections, &off_detections),
         keyframes_off: figures(&off_report, off_alone, off_peak),
         keyframes_auto: figures(&auto_report, auto_alone, auto_peak),
@@ -203,11 +202,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     Ok(())
 }
 
-type MeasuredReplay = (Report, DetectionsByFrame, DetectedFrames, Option<f64>);
+type MeasuredReplay = (RunRecord, DetectionsByFrame, DetectedFrames, Option<f64>);
 
 /// One replay at max speed, with what it detected and its peak memory.
 fn measured_replay(
-    log_dir: &Path,
+    log: &Arc<dyn LogReader>,
     config: &PipelineConfig,
     cameras: &[String],
     label: &str,
@@ -216,7 +215,7 @@ fn measured_replay(
     let mut detections = DetectionsByFrame::default();
     let mut frames = DetectedFrames::new(cameras.to_vec());
     let report = replay_with_progress(
-        log_dir,
+        log.clone(),
         &ReplayOptions::whole_log(config.clone()),
         crate::interrupt::run_control()?,
         label,
@@ -225,14 +224,14 @@ fn measured_replay(
             frames.record(set);
         },
     )?;
-    if report.run.stopped_early {
+    if report.stopped_early {
         return Err(Failure::Runtime(anyhow!("interrupted")));
     }
     Ok((report, detections, frames, peak_rss_mb()))
 }
 
 fn time_alone(
-    log_dir: &Path,
+    log: &dyn LogReader,
     frames: &DetectedFrames,
     config: &PipelineConfig,
     label: &str,
@@ -243,7 +242,7 @@ fn time_alone(
             .map_err(|e| Failure::Runtime(anyhow!("progress bar template: {e}")))?
             .progress_chars("=> "),
     );
-    let time = onnxruntime_alone(log_dir, frames, config, &mut |done| {
+    let time = onnxruntime_alone(log, frames, config, &mut |done| {
         bar.set_position(done as u64);
     })
     .map_err(|e| Failure::Runtime(e.into()))?;
@@ -251,29 +250,29 @@ fn time_alone(
     Ok(time.total())
 }
 
-fn figures(report: &Report, alone: Duration, peak_rss_mb: Option<f64>) -> ModeFigures {
+fn figures(report: &RunRecord, alone: Duration, peak_rss_mb: Option<f64>) -> ModeFigures {
     let alone_s = alone.as_secs_f64();
-    let alone_fps = report.run.frames.input as f64 / alone_s.max(f64::MIN_POSITIVE);
+    let alone_fps = report.frames.input as f64 / alone_s.max(f64::MIN_POSITIVE);
     ModeFigures {
-        framesets_per_s: report.run.throughput.framesets_per_s,
-        frames_per_s: report.run.throughput.frames_per_s,
-        wall_s: report.run.throughput.wall_s,
-        latency_ms_p50: report.run.latency_ms.end_to_end.p50,
-        latency_ms_p99: report.run.latency_ms.end_to_end.p99,
-        stage_time_ms: report.run.latency_ms.stages.values().map(|s| s.mean).sum(),
-        frames_processed: report.run.frames.processed,
-        frames_skipped_keyframe: report.run.frames.skipped_keyframe,
-        detector_calls: report.run.inference.detector_calls,
-        classifier_calls: report.run.inference.classifier_calls,
+        framesets_per_s: report.throughput.framesets_per_s,
+        frames_per_s: report.throughput.frames_per_s,
+        wall_s: report.throughput.wall_s,
+        latency_ms_p50: report.latency_ms.end_to_end.p50,
+        latency_ms_p99: report.latency_ms.end_to_end.p99,
+        stage_time_ms: report.latency_ms.stages.values().map(|s| s.mean).sum(),
+        frames_processed: report.frames.processed,
+        frames_skipped_keyframe: report.frames.skipped_keyframe,
+        detector_calls: report.inference.detector_calls,
+        classifier_calls: report.inference.classifier_calls,
         onnxruntime_alone_frames_per_s: alone_fps,
         onnxruntime_alone_s: alone_s,
-        pipeline_efficiency: report.run.throughput.frames_per_s / alone_fps.max(f64::MIN_POSITIVE),
+        pipeline_efficiency: report.throughput.frames_per_s / alone_fps.max(f64::MIN_POSITIVE),
         peak_rss_mb,
     }
 }
 
 /// Replays back to back for `seconds`, sampling RSS once a second.
-fn soak(log_dir: &Path, config: &PipelineConfig, seconds: f64) -> Result<Soak, Failure> {
+fn soak(log: &Arc<dyn LogReader>, config: &PipelineConfig, seconds: f64) -> Result<Soak, Failure> {
     reset_peak_rss();
     let started = Instant::now();
     let done = AtomicBool::new(false);
@@ -302,12 +301,12 @@ fn soak(log_dir: &Path, config: &PipelineConfig, seconds: f64) -> Result<Soak, F
         while started.elapsed().as_secs_f64() < seconds && !crate::interrupt::interrupted() {
             let pass = crate::interrupt::run_control().and_then(|control| {
                 heptaview_io::replay::replay(
-                    log_dir,
+                    log.clone(),
                     &ReplayOptions::whole_log(config.clone()),
                     control,
                     &mut |_, _| {},
                 )
-                .map_err(bad_input)
+                .map_err(Failure::from)
             });
             if let Err(e) = pass {
                 result = Err(e);

@@ -2,10 +2,9 @@
 //! running the same model calls on the same inputs, with the same session
 //! configuration (thread budget), and nothing else on the clock.
 
-use std::path::Path;
 use std::time::Duration;
 
-use heptaview_datasets::av2::Av2Log;
+use heptaview_datasets::LogReader;
 use heptaview_models::attributes::attributes;
 use heptaview_models::classifier::Classifier;
 use heptaview_models::detector::Detector;
@@ -65,12 +64,11 @@ impl ModelCallsTime {
 /// pipeline decodes), letterboxing, cropping and decoding outputs are
 /// outside the clock.
 pub fn onnxruntime_alone(
-    log_dir: &Path,
+    log: &dyn LogReader,
     frames: &DetectedFrames,
     config: &PipelineConfig,
     on_progress: &mut dyn FnMut(usize),
 ) -> Result<ModelCallsTime, PipelineError> {
-    let log = Av2Log::open(log_dir).map_err(|e| PipelineError::stage("bench", e))?;
     let mut detector = Detector::shipped(&config.session, config.detector.clone())
         .map_err(|e| PipelineError::stage("detect", e))?;
     let mut classifier = if config.classify {
@@ -93,13 +91,13 @@ pub fn onnxruntime_alone(
             continue;
         };
         let jpeg = log
-            .read_jpeg(name, timestamp_ns)
+            .read_image(name, timestamp_ns)
             .map_err(|e| PipelineError::stage("source", e))?;
         let native_width = jpeg_dimensions(&jpeg).map_or(0, |(w, _)| w);
         let flag = reduced_decode_flag(native_width, input_width);
-        let image = log
-            .decode(name, timestamp_ns, flag)
-            .map_err(|e| PipelineError::stage("source", e))?;
+        let image =
+            opencv::imgcodecs::imdecode(&opencv::core::Vector::<u8>::from_slice(&jpeg), flag)
+                .map_err(|e| PipelineError::stage("source", e))?;
         let (detections, timings) = detector
             .detect(&image)
             .map_err(|e| PipelineError::stage("detect", e))?;

@@ -11,7 +11,7 @@ use heptaview_perception::config::PipelineConfig;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Failure;
-use crate::replay::{Plan, run_plan};
+use crate::session::{Plan, run_plan};
 
 const SCENARIO: &str = "urban_mixed";
 /// Modest enough to replay in well under two minutes on two cores.

@@ -3,14 +3,13 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use heptaview_calibration::Rig;
 use heptaview_eval::report::Report;
 use heptaview_io::live::LiveCamera;
 use heptaview_io::live::LiveOptions;
 use heptaview_io::live::live_source;
-use heptaview_io::sinks::detections::DetectionsFile;
-use heptaview_io::sinks::rerun::{RerunSink, RerunTarget};
+use heptaview_io::sinks::rerun::RerunTarget;
 use heptaview_io::zenoh_link;
 use heptaview_io::zenoh_link::DEFAULT_ENDPOINT;
 use heptaview_io::zenoh_link::Role;
@@ -19,12 +18,13 @@ use heptaview_io::zenoh_link::zenoh_source;
 use heptaview_perception::chain::RunSpec;
 use heptaview_perception::chain::run_pipeline;
 use heptaview_perception::config::PipelineConfig;
-use heptaview_perception::stages::sync::{PhaseSource, SyncClock};
+use heptaview_perception::config::{PhaseSource, SyncClock};
 use heptaview_perception::types::FrameSet;
 use heptaview_runtime::edge::Backpressure;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Failure;
+use crate::session::{SinkPlan, Sinks, write_report};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -142,23 +142,17 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     config.sync.phase = PhaseSource::None;
 
     let control = crate::interrupt::run_control()?;
-    let mut sink = RerunSink::open(
-        &args.rerun,
+    let mut sinks = Sinks::open(
+        &SinkPlan {
+            rerun: &args.rerun,
+            detections: args.detections.as_deref(),
+        },
         &rig,
         None,
-        config.planner.clone(),
-        &config.rerun,
-    )
-    .map_err(|e| Failure::BadInput(e.into()))?;
-
+        None,
+        &config,
+    )?;
     let names: Vec<String> = cameras.iter().map(|c| c.name.clone()).collect();
-    let mut detections = match &args.detections {
-        Some(path) => Some(
-            DetectionsFile::create(path, names.clone()).map_err(|e| Failure::BadInput(e.into()))?,
-        ),
-        None => None,
-    };
-    let mut detections_error = None;
     let input = cameras
         .iter()
         .map(|c| format!("{}={}", c.name, c.source.as_deref().unwrap_or("absent")))
@@ -211,14 +205,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     );
     let started = Instant::now();
     let result = run_pipeline(spec, &config, source, control, &mut |set, progress| {
-        if let Some(sink) = &mut sink {
-            sink.log(set, progress);
-        }
-        if let Some(file) = &mut detections
-            && detections_error.is_none()
-        {
-            detections_error = file.write(set).err();
-        }
+        sinks.observe(set, progress);
         if let Some(session) = &session {
             publish(session, set, &decision_key, &tracks_key);
         }
@@ -229,7 +216,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     });
     bar.finish_and_clear();
     let mut report = Report::new(result.map_err(Failure::from)?);
-    report.rerun = sink.map(RerunSink::finish);
+    sinks.finish(&mut report)?;
     if let Some(counts) = &link_counts {
         let counts = counts
             .lock()
@@ -245,12 +232,6 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     if let Some(session) = &session {
         zenoh_link::close(session).map_err(|e| Failure::Runtime(e.into()))?;
-    }
-    if let Some(error) = detections_error {
-        return Err(Failure::Runtime(error.into()));
-    }
-    if let Some(file) = detections {
-        file.finish().map_err(|e| Failure::Runtime(e.into()))?;
     }
 
     // What the capture threads saw: outages and their length.
@@ -278,14 +259,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             dir.display()
         );
     }
-    if let Some(path) = &args.report {
-        let json = serde_json::to_string_pretty(&report).map_err(|e| Failure::Runtime(e.into()))?;
-        std::fs::write(path, json + "\n")
-            .with_context(|| format!("cannot write report {}", path.display()))
-            .map_err(Failure::Runtime)?;
-        eprintln!("report: {}", path.display());
-    }
-    Ok(())
+    write_report(&report, args.report.as_ref())
 }
 
 /// A frame set's decision and tracks for other consumers; the link drops

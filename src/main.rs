@@ -12,6 +12,7 @@ mod live;
 mod replay;
 mod report_merge;
 mod self_check;
+mod session;
 mod shard;
 
 use std::path::PathBuf;

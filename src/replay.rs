@@ -1,28 +1,15 @@
 //! `heptaview replay`: a recorded seven-camera log through the pipeline.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
-use anyhow::{Context, anyhow};
-use heptaview_datasets::av2::Av2Log;
-use heptaview_eval::Evaluator;
-use heptaview_eval::keyframes::{DetectionsByFrame, keyframe_recall};
-use heptaview_eval::report::Report;
-use heptaview_io::replay::ReplayOptions;
-use heptaview_io::replay::Speed;
-use heptaview_io::replay::replay;
-use heptaview_io::replay::selected_cameras;
-use heptaview_io::replay::selected_rig;
-use heptaview_io::sinks::detections::DetectionsFile;
-use heptaview_io::sinks::rerun::{RerunSink, RerunTarget};
-use heptaview_perception::chain::Progress;
+use anyhow::anyhow;
+use heptaview_io::replay::{ReplayOptions, Speed};
+use heptaview_io::sinks::rerun::RerunTarget;
+use heptaview_perception::config::KeyframeMode;
 use heptaview_perception::config::PipelineConfig;
-use heptaview_perception::stages::compress::KeyframeMode;
-use heptaview_perception::types::FrameSet;
-use heptaview_runtime::threads::Control;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Failure;
+use crate::session::{Plan, run_plan};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -117,21 +104,9 @@ fn parse_speed(text: &str) -> Result<SpeedArg, String> {
     }
 }
 
-/// One replay as the CLI runs it: the pipeline plus its sinks.
-pub struct Plan {
-    pub log: PathBuf,
-    pub options: ReplayOptions,
-    pub rerun: RerunTarget,
-    pub eval: bool,
-    /// With `eval` and key frames on: a second every-frame pass for key-frame recall.
-    pub keyframe_recall_pass: bool,
-    pub report: Option<PathBuf>,
-    pub detections: Option<PathBuf>,
-}
-
 pub fn run(args: &Args) -> Result<(), Failure> {
     let mut config = match &args.config {
-        Some(path) => PipelineConfig::load(path).map_err(bad_input)?,
+        Some(path) => PipelineConfig::load(path).map_err(Failure::from)?,
         None => PipelineConfig::default(),
     };
     if let Some(keyframes) = &args.keyframes {
@@ -178,153 +153,4 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         detections: args.detections.clone(),
     };
     run_plan(&plan).map(|_| ())
-}
-
-/// Runs a plan: replay with a progress bar, the summary on stderr, then the
-/// evaluation, the recording and the report as asked.
-pub fn run_plan(plan: &Plan) -> Result<Report, Failure> {
-    let options = &plan.options;
-    // Ctrl-C stops the source; what is in flight drains, and the report and
-    // recording are written for the part replayed.
-    let control = crate::interrupt::run_control()?;
-
-    let mut evaluator = if plan.eval {
-        let log = Av2Log::open(&plan.log).map_err(|e| Failure::BadInput(e.into()))?;
-        let cameras = selected_cameras(&log, options.cameras.as_deref()).map_err(bad_input)?;
-        let evaluator = Evaluator::new(&log, &cameras).map_err(bad_input)?;
-        if !evaluator.has_ground_truth() {
-            eprintln!(
-                "warning: {} has neither annotations.feather nor scenario.toml: nothing to evaluate",
-                plan.log.display()
-            );
-        }
-        Some(evaluator)
-    } else {
-        None
-    };
-    let mut sink = open_rerun(plan)?;
-    let mut detections = match &plan.detections {
-        Some(path) => {
-            let log = Av2Log::open(&plan.log).map_err(|e| Failure::BadInput(e.into()))?;
-            let cameras = selected_cameras(&log, options.cameras.as_deref()).map_err(bad_input)?;
-            Some(DetectionsFile::create(path, cameras).map_err(bad_input)?)
-        }
-        None => None,
-    };
-    let mut detections_error = None;
-    let mut with_keyframes = DetectionsByFrame::default();
-    let mut report = replay_with_progress(
-        &plan.log,
-        options,
-        control.clone(),
-        "replay",
-        &mut |set, progress| {
-            if let Some(sink) = &mut sink {
-                sink.log(set, progress);
-            }
-            if let Some(file) = &mut detections
-                && detections_error.is_none()
-            {
-                detections_error = file.write(set).err();
-            }
-            if let Some(evaluator) = &mut evaluator {
-                evaluator.observe(set);
-                with_keyframes.record(set);
-            }
-        },
-    )?;
-    report.rerun = sink.map(RerunSink::finish);
-    if let Some(error) = detections_error {
-        return Err(Failure::Runtime(error.into()));
-    }
-    if let Some(file) = detections {
-        file.finish().map_err(|e| Failure::Runtime(e.into()))?;
-    }
-    eprintln!("{}", report.summary());
-    if let (Some(counts), RerunTarget::Save(path)) = (&report.rerun, &plan.rerun) {
-        eprintln!(
-            "rerun: {} images, {} boxes, {} tracks -> {} (open it with `rerun {}`)",
-            counts.images,
-            counts.boxes_2d,
-            counts.tracks_3d,
-            path.display(),
-            path.display()
-        );
-    }
-
-    if let Some(evaluator) = evaluator {
-        let mut evaluation = evaluator.finish();
-        let keyframes_on = options.config.compress.keyframes == KeyframeMode::Auto;
-        if plan.keyframe_recall_pass && keyframes_on && !report.run.stopped_early {
-            let mut every_frame_options = options.clone();
-            every_frame_options.config.compress.keyframes = KeyframeMode::Off;
-            let mut every_frame = DetectionsByFrame::default();
-            replay_with_progress(
-                &plan.log,
-                &every_frame_options,
-                control,
-                "every-frame pass for key-frame recall",
-                &mut |set, _| every_frame.record(set),
-            )?;
-            evaluation.keyframe_recall = keyframe_recall(&with_keyframes, &every_frame);
-        }
-        eprintln!("{}", evaluation.summary());
-        report.eval = Some(evaluation);
-    }
-    if let Some(path) = &plan.report {
-        let json = serde_json::to_string_pretty(&report).map_err(|e| Failure::Runtime(e.into()))?;
-        std::fs::write(path, json + "\n")
-            .with_context(|| format!("cannot write report {}", path.display()))
-            .map_err(Failure::Runtime)?;
-        eprintln!("report: {}", path.display());
-    }
-    Ok(report)
-}
-
-/// The Rerun sink `--rerun` asks for, with the replayed cameras.
-fn open_rerun(plan: &Plan) -> Result<Option<RerunSink>, Failure> {
-    if plan.rerun == RerunTarget::Off {
-        return Ok(None);
-    }
-    let log = Av2Log::open(&plan.log).map_err(|e| Failure::BadInput(e.into()))?;
-    let cameras = selected_cameras(&log, plan.options.cameras.as_deref()).map_err(bad_input)?;
-    let rig = selected_rig(&log, &cameras).map_err(bad_input)?;
-    RerunSink::open(
-        &plan.rerun,
-        &rig,
-        log.ground_truth(),
-        plan.options.config.planner.clone(),
-        &plan.options.config.rerun,
-    )
-    .map_err(bad_input)
-}
-
-/// A bad log or configuration exits with 2, anything else with 1.
-pub fn bad_input(error: impl Into<Failure>) -> Failure {
-    error.into()
-}
-
-/// One replay with a progress bar (rate and ETA) on stderr.
-pub fn replay_with_progress(
-    log: &Path,
-    options: &ReplayOptions,
-    control: Arc<Control>,
-    label: &str,
-    on_frameset: &mut dyn FnMut(&FrameSet, &Progress),
-) -> Result<Report, Failure> {
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template(&format!(
-            "{label} [{{bar:30}}] {{pos}}/{{len}} frames {{per_sec}} eta {{eta}}"
-        ))
-        .map_err(|e| Failure::Runtime(anyhow!("progress bar template: {e}")))?
-        .progress_chars("=> "),
-    );
-    let result = replay(log, options, control, &mut |set, progress| {
-        on_frameset(set, progress);
-        bar.set_length(progress.frames_total);
-        bar.set_position(progress.frames_done);
-    });
-    bar.finish_and_clear();
-    result.map(Report::new).map_err(bad_input)
 }

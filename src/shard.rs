@@ -14,7 +14,7 @@ use heptaview_io::replay::ReplayOptions;
 use heptaview_io::sinks::rerun::RerunTarget;
 
 use crate::Failure;
-use crate::replay::{Plan, run_plan};
+use crate::session::{Plan, run_plan};
 
 /// This process is number `index` of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

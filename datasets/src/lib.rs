@@ -1,11 +1,15 @@
-//! Seven-camera datasets: Argoverse 2 sensor logs read and written in the
-//! official layout, and a scenario generator that renders ground-truth drives
-//! through the rig's own cameras with objects cut from real photographs.
+//! Recorded drives: one reader contract for every log format (`LogReader`,
+//! picked by layout through `LogRegistry`), Argoverse 2 sensor logs read and
+//! written in the official layout, and a scenario generator that renders
+//! ground-truth drives through the rig's own cameras with objects cut from
+//! real photographs.
 
 pub mod av2;
 mod error;
 mod feather;
 pub mod generator;
+pub mod log;
 
 pub use av2::is_complete_jpeg;
 pub use error::{DatasetError, FrameError};
+pub use log::{LogFormat, LogReader, LogRegistry, open_log};

@@ -6,9 +6,8 @@
 use std::collections::BTreeMap;
 
 use heptaview_calibration::RigCamera;
-use heptaview_datasets::DatasetError;
-use heptaview_datasets::av2::{Av2Log, Cuboid, GroundTruth};
-use heptaview_datasets::generator::read_expectations;
+use heptaview_datasets::av2::{Cuboid, GroundTruth};
+use heptaview_datasets::{DatasetError, LogReader};
 use heptaview_perception::types::{FrameSet, SlotStatus};
 use nalgebra::Vector2;
 use serde::{Deserialize, Serialize};
@@ -87,7 +86,7 @@ pub struct Evaluator {
 
 impl Evaluator {
     /// For a replay of `log` with `cameras` (slot order, as the report lists them).
-    pub fn new(log: &Av2Log, cameras: &[String]) -> Result<Self, DatasetError> {
+    pub fn new(log: &dyn LogReader, cameras: &[String]) -> Result<Self, DatasetError> {
         let cameras = cameras
             .iter()
             .map(|name| {
@@ -106,7 +105,7 @@ impl Evaluator {
             detection: DetectionTallies::default(),
             tracks: PositionErrors::default(),
             objects: PositionErrors::default(),
-            decisions: read_expectations(log.root())?.map(DecisionAgreement::new),
+            decisions: log.expectations().cloned().map(DecisionAgreement::new),
         })
     }
 

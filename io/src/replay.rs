@@ -1,12 +1,11 @@
 //! Replay: a recorded log through the whole pipeline, deterministic in what
 //! it detects (stream-time synchronisation, lossless queues).
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use heptaview_calibration::Rig;
-use heptaview_datasets::av2::Av2Log;
+use heptaview_datasets::LogReader;
 use heptaview_perception::PipelineError;
 use heptaview_perception::chain::{Progress, RunSpec, Source, run_pipeline};
 use heptaview_perception::config::PipelineConfig;
@@ -51,21 +50,25 @@ impl ReplayOptions {
     }
 }
 
+/// The cameras a replay uses, in slot order: `names` (each checked to be in
 /// the log), or all of the log's.
-pub fn selected_cameras(log: &Av2Log, names: Option<&[String]>) -> Result<Vec<String>, IoError> {
+pub fn selected_cameras(
+    log: &dyn LogReader,
+    names: Option<&[String]>,
+) -> Result<Vec<String>, IoError> {
     match names {
         Some(names) => {
             for name in names {
-                log.camera(name)?;
+                log.timestamps_ns(name)?;
             }
             Ok(names.to_vec())
         }
-        None => Ok(log.cameras().iter().map(|c| c.name().to_owned()).collect()),
+        None => Ok(log.camera_names()),
     }
 }
 
 /// The log's rig reduced to `cameras`, in that (slot) order.
-pub fn selected_rig(log: &Av2Log, cameras: &[String]) -> Result<Rig, IoError> {
+pub fn selected_rig(log: &dyn LogReader, cameras: &[String]) -> Result<Rig, IoError> {
     let rig_cameras = cameras
         .iter()
         .map(|name| log.rig().camera(name).cloned())
@@ -88,21 +91,32 @@ pub fn selected_rig(log: &Av2Log, cameras: &[String]) -> Result<Rig, IoError> {
     Ok(rig.map_err(|e| PipelineError::Config(e.to_string()))?)
 }
 
-/// returns the report. `on_frameset` sees each finished frame set.
-pub fn replay(
-    log_dir: &Path,
+/// Opens the log at `root` (the built-in formats) and replays it.
+pub fn replay_log(
+    root: &std::path::Path,
     options: &ReplayOptions,
     control: Arc<Control>,
     on_frameset: &mut dyn FnMut(&FrameSet, &Progress),
 ) -> Result<RunRecord, IoError> {
-    let log = Av2Log::open(log_dir)?;
-    let cameras = selected_cameras(&log, options.cameras.as_deref())?;
-    let rig = selected_rig(&log, &cameras)?;
+    let log: Arc<dyn LogReader> = Arc::from(heptaview_datasets::open_log(root)?);
+    replay(log, options, control, on_frameset)
+}
+
+/// Runs a log through the chain and returns the run's record.
+/// `on_frameset` sees each finished frame set.
+pub fn replay(
+    log: Arc<dyn LogReader>,
+    options: &ReplayOptions,
+    control: Arc<Control>,
+    on_frameset: &mut dyn FnMut(&FrameSet, &Progress),
+) -> Result<RunRecord, IoError> {
+    let cameras = selected_cameras(&*log, options.cameras.as_deref())?;
+    let rig = selected_rig(&*log, &cameras)?;
 
     // Every frame to replay, in time order (cameras interleaved).
     let first_ns = cameras
         .iter()
-        .filter_map(|name| log.camera(name).ok()?.timestamps_ns().first().copied())
+        .filter_map(|name| log.timestamps_ns(name).ok()?.first().copied())
         .min()
         .unwrap_or(0);
     let window = |t: u64| {
@@ -111,10 +125,9 @@ pub fn replay(
     };
     let mut schedule: Vec<(u64, usize)> = Vec::new();
     for (index, name) in cameras.iter().enumerate() {
-        if let Ok(stream) = log.camera(name) {
+        if let Ok(timestamps) = log.timestamps_ns(name) {
             schedule.extend(
-                stream
-                    .timestamps_ns()
+                timestamps
                     .iter()
                     .filter(|t| window(**t))
                     .map(|&t| (t, index)),
@@ -128,14 +141,14 @@ pub fn replay(
     let names = cameras.clone();
     let spec = RunSpec {
         mode: "replay",
-        input: log_dir.display().to_string(),
-        poses: Some(log.ego_poses().clone()),
+        input: log.root().display().to_string(),
+        poses: log.ego_poses().cloned(),
         rig,
         cameras,
         frames_total,
     };
     let source: Source = Box::new(move |out, control, ledger| {
-        replay_source(&log, &names, schedule, speed, out, control, ledger)
+        replay_source(&*log, &names, schedule, speed, out, control, ledger)
     });
     Ok(run_pipeline(
         spec,
@@ -147,7 +160,7 @@ pub fn replay(
 }
 
 fn replay_source(
-    log: &Av2Log,
+    log: &dyn LogReader,
     cameras: &[String],
     schedule: Vec<(u64, usize)>,
     speed: Speed,
@@ -169,7 +182,7 @@ fn replay_source(
             }
         }
         ledger.input(1);
-        let jpeg = match log.read_jpeg(&cameras[camera], timestamp_ns) {
+        let jpeg = match log.read_image(&cameras[camera], timestamp_ns) {
             Ok(bytes) => bytes,
             Err(error) => {
                 tracing::warn!("{error}; counted as decode_error");
@@ -190,7 +203,7 @@ fn replay_source(
         sequence[camera] += 1;
         if out.send(frame).is_err() {
             ledger.dropped(DropReason::Shutdown, 1);
-            return Err(RuntimeError::DownstreamGone("source->sync").into());
+            return Err(RuntimeError::DownstreamGone("source->sync".to_owned()).into());
         }
     }
     Ok(())

@@ -13,7 +13,7 @@ use heptaview_calibration::argoverse2_rig;
 use heptaview_datasets::av2::Av2Log;
 use heptaview_datasets::generator::{GenerateOptions, generate};
 use heptaview_io::replay::ReplayOptions;
-use heptaview_io::replay::replay;
+use heptaview_io::replay::replay_log;
 use heptaview_perception::config::PipelineConfig;
 use heptaview_perception::types::Action;
 use heptaview_runtime::threads::Control;
@@ -57,7 +57,7 @@ fn av2_camera_timing_gives_complete_frame_sets_and_a_clear_road_is_cruised() {
 
     let mut config = PipelineConfig::default();
     config.session.intra_threads = 1;
-    let report = replay(
+    let report = replay_log(
         &out,
         &ReplayOptions::whole_log(config),
         Arc::new(Control::default()),

@@ -8,12 +8,11 @@
 
 use std::sync::Arc;
 
-use heptaview_datasets::av2::Av2Log;
 use heptaview_datasets::generator::{GenerateOptions, generate};
 use heptaview_eval::Evaluation;
 use heptaview_eval::Evaluator;
 use heptaview_io::replay::ReplayOptions;
-use heptaview_io::replay::replay;
+use heptaview_io::replay::replay_log;
 use heptaview_io::replay::selected_cameras;
 use heptaview_perception::config::PipelineConfig;
 use heptaview_runtime::threads::Control;
@@ -32,11 +31,11 @@ fn evaluated(scenario: &str) -> (Evaluation, String) {
     let mut config = PipelineConfig::default();
     config.session.intra_threads = 1;
     let replay_options = ReplayOptions::whole_log(config);
-    let log = Av2Log::open(&out).unwrap();
-    let cameras = selected_cameras(&log, None).unwrap();
-    let mut evaluator = Evaluator::new(&log, &cameras).unwrap();
+    let reader = heptaview_datasets::open_log(&out).unwrap();
+    let cameras = selected_cameras(&*reader, None).unwrap();
+    let mut evaluator = Evaluator::new(&*reader, &cameras).unwrap();
     assert!(evaluator.has_ground_truth());
-    replay(
+    replay_log(
         &out,
         &replay_options,
         Arc::new(Control::default()),

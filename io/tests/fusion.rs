@@ -10,10 +10,10 @@ use std::sync::Arc;
 use heptaview_datasets::av2::Av2Log;
 use heptaview_datasets::generator::{GenerateOptions, generate};
 use heptaview_io::replay::ReplayOptions;
-use heptaview_io::replay::replay;
+use heptaview_io::replay::replay_log;
+use heptaview_perception::config::KeyframeMode;
 use heptaview_perception::config::PipelineConfig;
 use heptaview_perception::planning::MIN_TRACK_AGE_FOR_SPEED_S;
-use heptaview_perception::stages::compress::KeyframeMode;
 use heptaview_perception::types::FrameSet;
 use heptaview_runtime::threads::Control;
 
@@ -49,7 +49,7 @@ fn replayed_urban_drive(seconds: f64) -> (tempfile::TempDir, Av2Log, Vec<FrameSe
     config.session.intra_threads = 1;
     let replay_options = ReplayOptions::whole_log(config);
     let mut sets: Vec<FrameSet> = Vec::new();
-    replay(
+    replay_log(
         &out,
         &replay_options,
         Arc::new(Control::default()),

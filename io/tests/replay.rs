@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use heptaview_datasets::generator::{GenerateOptions, generate};
 use heptaview_io::replay::ReplayOptions;
-use heptaview_io::replay::replay;
+use heptaview_io::replay::replay_log;
+use heptaview_perception::config::KeyframeMode;
 use heptaview_perception::config::PipelineConfig;
 use heptaview_perception::record::RunRecord;
-use heptaview_perception::stages::compress::KeyframeMode;
 use heptaview_perception::types::FrameSet;
 use heptaview_perception::types::SlotStatus;
 use heptaview_runtime::edge::Backpressure;
@@ -41,7 +41,7 @@ type Outcome = Vec<Vec<(SlotStatus, Vec<(String, [i32; 4])>)>>;
 
 fn run(log: &Path, options: &ReplayOptions) -> (RunRecord, Outcome) {
     let mut outcome = Vec::new();
-    let report = replay(
+    let report = replay_log(
         log,
         options,
         Arc::new(Control::default()),
@@ -173,7 +173,7 @@ fn a_stop_request_ends_the_run_cleanly_with_everything_accounted() {
     let log = small_log(dir.path(), 2.0);
     let control = Arc::new(Control::default());
     let stopper = control.clone();
-    let report = replay(&log, &options(KeyframeMode::Off), control, &mut |_, _| {
+    let report = replay_log(&log, &options(KeyframeMode::Off), control, &mut |_, _| {
         stopper.request_stop()
     })
     .unwrap();
@@ -201,7 +201,8 @@ fn a_time_window_and_a_camera_subset() {
     assert_balanced(&report);
 
     options.cameras = Some(vec!["ring_roof".to_owned()]);
-    let error = replay(&log, &options, Arc::new(Control::default()), &mut |_, _| {}).unwrap_err();
+    let error =
+        replay_log(&log, &options, Arc::new(Control::default()), &mut |_, _| {}).unwrap_err();
     assert!(
         error
             .to_string()
@@ -227,7 +228,7 @@ fn boxes_are_reported_in_native_pixels_when_frames_are_decoded_at_reduced_scale(
     };
     generate(generate_options, &mut |_, _| {}).unwrap();
     let mut sets = Vec::new();
-    replay(
+    replay_log(
         &out,
         &options(KeyframeMode::Off),
         Arc::new(Control::default()),

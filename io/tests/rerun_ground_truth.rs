@@ -12,7 +12,7 @@ use heptaview_datasets::av2::{ANNOTATION_TOLERANCE_NS, Annotations, Av2Log};
 use heptaview_datasets::generator::{GenerateOptions, generate};
 use heptaview_eval::Evaluator;
 use heptaview_io::replay::ReplayOptions;
-use heptaview_io::replay::replay;
+use heptaview_io::replay::replay_log;
 use heptaview_io::replay::selected_cameras;
 use heptaview_io::replay::selected_rig;
 use heptaview_io::sinks::rerun::{RerunSink, RerunTarget};
@@ -59,9 +59,10 @@ fn ground_truth_boxes_in_the_recording_are_the_evaluators_motion_compensated_box
     sweeps.write(&path).unwrap();
 
     let log = Av2Log::open(&out).unwrap();
-    let cameras = selected_cameras(&log, None).unwrap();
-    let rig = selected_rig(&log, &cameras).unwrap();
-    let evaluator = Evaluator::new(&log, &cameras).unwrap();
+    let reader = heptaview_datasets::open_log(&out).unwrap();
+    let cameras = selected_cameras(&*reader, None).unwrap();
+    let rig = selected_rig(&*reader, &cameras).unwrap();
+    let evaluator = Evaluator::new(&*reader, &cameras).unwrap();
     let mut config = PipelineConfig::default();
     config.session.intra_threads = 1;
     let recording = dir.path().join("run.rrd");
@@ -77,7 +78,7 @@ fn ground_truth_boxes_in_the_recording_are_the_evaluators_motion_compensated_box
 
     // Per frame set: the evaluator's boxes, and the sweep's own (uncompensated).
     let mut expected = Vec::new();
-    replay(
+    replay_log(
         &out,
         &ReplayOptions::whole_log(config),
         Arc::new(Control::default()),

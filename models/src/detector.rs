@@ -89,7 +89,17 @@ pub struct Detector {
 impl Detector {
     /// The shipped NanoDet-m (`models/nanodet.toml`).
     pub fn shipped(session: &SessionConfig, config: DetectorConfig) -> Result<Self, ModelError> {
-        Self::load(&shipped_models_dir().join("nanodet.toml"), session, config)
+        Self::load(&shipped_manifest(), session, config)
+    }
+
+    /// The shipped detector's input (width, height), from its manifest
+    /// alone (no session is started).
+    pub fn shipped_input_size() -> Result<(u32, u32), ModelError> {
+        let manifest = Manifest::load(&shipped_manifest())?;
+        Ok((
+            manifest.input.width() as u32,
+            manifest.input.height() as u32,
+        ))
     }
 
     pub fn load(
@@ -312,4 +322,8 @@ impl DecodePlan {
             heads,
         })
     }
+}
+
+fn shipped_manifest() -> std::path::PathBuf {
+    shipped_models_dir().join("nanodet.toml")
 }

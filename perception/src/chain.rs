@@ -1,6 +1,6 @@
-//! The chain: frames from a source through sync → compress → detect →
-//! classify → propagate → fuse → plan, one thread per stage, to the caller's
-//! sink; returns the run's record.
+//! The chain: frames from a source through the synchroniser and the stages
+//! of [`STAGES`] (compress → detect → classify → propagate → fuse → plan),
+//! one thread per stage, to the caller's sink; returns the run's record.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,29 +8,35 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use heptaview_calibration::{EgoPoses, Rig};
-use heptaview_models::SessionConfig;
-use heptaview_models::classifier::Classifier;
 use heptaview_models::detector::Detector;
 use heptaview_runtime::RuntimeError;
 use heptaview_runtime::accounting::{DropReason, Ledger};
 use heptaview_runtime::edge::{EdgeHandle, EdgeSender, FrameCount, edge};
 use heptaview_runtime::metrics::LatencyHistogram;
+use heptaview_runtime::stage::Stage;
 use heptaview_runtime::threads::{Control, join_all, spawn_stage};
-use nalgebra::Vector3;
 
 use crate::config::PipelineConfig;
 use crate::error::PipelineError;
-use crate::fusion::FuseStage;
-use crate::planning::PlanStage;
 use crate::record::{
     CameraHealth, Compression, FrameSetCounts, Inference, Latencies, RunRecord, SyncReport,
     Throughput,
 };
-use crate::stages::compress::{CompressConfig, CompressionCounters, Compressor};
-use crate::stages::detect::{ClassifyStage, DetectStage, InferenceCounters};
-use crate::stages::propagate::Propagator;
-use crate::stages::sync::Synchroniser;
+use crate::stage_context::{BuildStage, CompressionCounters, InferenceCounters, StageContext};
+use crate::stages::{classify, compress, detect, propagate, sync};
 use crate::types::{Frame, FrameSet, SlotStatus};
+use crate::{fusion, planning};
+
+/// The stages after the synchroniser, in data-flow order. A new stage is its
+/// module (with a `build`) and one line here; its edges are named after it.
+pub const STAGES: [BuildStage; 6] = [
+    compress::build,
+    detect::build,
+    classify::build,
+    propagate::build,
+    fusion::build,
+    planning::build,
+];
 
 /// Progress of a run, for a progress bar, and the queues' lengths now.
 #[derive(Debug, Clone)]
@@ -38,25 +44,7 @@ pub struct Progress {
     pub frames_total: u64,
     pub frames_done: u64,
     /// (edge name, items queued after its latest send).
-    pub queues: Vec<(&'static str, u64)>,
-}
-
-/// Drive-path priority of each camera for the inference budget: 0 for
-/// cameras looking within 30° of straight ahead, then 1, 2, 3 further round.
-pub fn path_priority(rig: &Rig) -> Vec<u8> {
-    rig.cameras()
-        .iter()
-        .map(|camera| {
-            let axis = camera.ego_from_camera().rotation * Vector3::z();
-            let yaw = axis.y.atan2(axis.x).to_degrees().abs();
-            match yaw {
-                y if y < 30.0 => 0,
-                y if y < 60.0 => 1,
-                y if y < 120.0 => 2,
-                _ => 3,
-            }
-        })
-        .collect()
+    pub queues: Vec<(Arc<str>, u64)>,
 }
 
 /// frames come from, and what is known in advance.
@@ -92,117 +80,60 @@ pub fn run_pipeline(
         ..
     } = &spec;
     let (rig, cameras, frames_total) = (rig.clone(), cameras.clone(), *frames_total);
-    let ledger = Arc::new(Ledger::default());
-    let compression = Arc::new(CompressionCounters::default());
-    let inference = Arc::new(InferenceCounters::default());
+    let context = StageContext {
+        rig: rig.clone(),
+        cameras: cameras.clone(),
+        poses: spec.poses.clone(),
+        ledger: Arc::new(Ledger::default()),
+        compression: Arc::new(CompressionCounters::default()),
+        inference: Arc::new(InferenceCounters::default()),
+        detector_input: Detector::shipped_input_size()
+            .map_err(|e| PipelineError::stage("detect", e))?,
+    };
+    let ledger = context.ledger.clone();
 
-    // Models first: a missing model fails before any thread starts.
-    let workers = config.detector_workers.max(1);
-    let per_worker = SessionConfig {
-        intra_threads: (config.session.intra_threads / workers).max(1),
-        ..config.session.clone()
-    };
-    let detectors = (0..workers)
-        .map(|_| Detector::shipped(&per_worker, config.detector.clone()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| PipelineError::stage("detect", e))?;
-    let detector_input = {
-        let spec = &detectors[0].model().manifest().input;
-        (spec.width() as u32, spec.height() as u32)
-    };
-    let classifier = if config.classify {
-        Some(
-            Classifier::shipped(&config.session, 5)
-                .map_err(|e| PipelineError::stage("classify", e))?,
-        )
-    } else {
-        None
-    };
-    let compress_config = CompressConfig {
-        detector_width: detector_input.0,
-        ..config.compress.clone()
-    };
+    // Every stage is built (models loaded, configuration checked) before any
+    // thread starts, so that a missing model fails the run at once.
+    let synchroniser = sync::build(&context, config)?;
+    let sync_timing = synchroniser.timing();
+    let stages = STAGES
+        .iter()
+        .map(|build| build(&context, config))
+        .collect::<Result<Vec<_>, _>>()?;
 
+    // Edges named after the stages they join.
     let capacity = config.queue_capacity;
     let policy = config.backpressure;
+    let names: Vec<&str> = std::iter::once("source")
+        .chain(std::iter::once(synchroniser.name()))
+        .chain(stages.iter().map(|stage| stage.name()))
+        .chain(std::iter::once("sink"))
+        .collect();
+    let edge_name = |i: usize| format!("{}->{}", names[i], names[i + 1]);
     let (source_tx, sync_rx, source_edge) = edge::<Frame>(
-        "source->sync",
+        &edge_name(0),
         capacity * rig.cameras().len(),
         policy,
         ledger.clone(),
     );
-    let (sync_tx, compress_rx, e1) =
-        edge::<FrameSet>("sync->compress", capacity, policy, ledger.clone());
-    let (compress_tx, detect_rx, e2) =
-        edge::<FrameSet>("compress->detect", capacity, policy, ledger.clone());
-    let (detect_tx, classify_rx, e3) =
-        edge::<FrameSet>("detect->classify", capacity, policy, ledger.clone());
-    let (classify_tx, propagate_rx, e4) =
-        edge::<FrameSet>("classify->propagate", capacity, policy, ledger.clone());
-    let (propagate_tx, fuse_rx, e5) =
-        edge::<FrameSet>("propagate->fuse", capacity, policy, ledger.clone());
-    let (fuse_tx, plan_rx, e6) = edge::<FrameSet>("fuse->plan", capacity, policy, ledger.clone());
-    let (plan_tx, sink_rx, e7) = edge::<FrameSet>("plan->sink", capacity, policy, ledger.clone());
-    let edges: Vec<EdgeHandle> = vec![source_edge, e1, e2, e3, e4, e5, e6, e7];
-
-    let synchroniser = Synchroniser::new(
-        config.sync.clone(),
-        rig.cameras().len(),
-        rig.timing().cloned(),
-        ledger.clone(),
-    )?;
-    let sync_timing = synchroniser.timing();
+    let (sync_tx, mut next_rx, sync_edge) =
+        edge::<FrameSet>(&edge_name(1), capacity, policy, ledger.clone());
+    let mut edges: Vec<EdgeHandle> = vec![source_edge, sync_edge];
     let started = Instant::now();
-    let handles = vec![
-        spawn_stage(synchroniser, sync_rx, sync_tx, control.clone())?,
-        spawn_stage(
-            Compressor::new(
-                compress_config,
-                detector_input,
-                path_priority(&rig),
-                ledger.clone(),
-                compression.clone(),
-            )?,
-            compress_rx,
-            compress_tx,
-            control.clone(),
-        )?,
-        spawn_stage(
-            DetectStage::new(detectors, inference.clone())?,
-            detect_rx,
-            detect_tx,
-            control.clone(),
-        )?,
-        spawn_stage(
-            ClassifyStage::new(classifier, inference.clone()),
-            classify_rx,
-            classify_tx,
-            control.clone(),
-        )?,
-        spawn_stage(
-            Propagator::new(rig.cameras().len()),
-            propagate_rx,
-            propagate_tx,
-            control.clone(),
-        )?,
-        spawn_stage(
-            FuseStage::new(rig.clone(), config.tracker.clone(), spec.poses.clone()),
-            fuse_rx,
-            fuse_tx,
-            control.clone(),
-        )?,
-        spawn_stage(
-            PlanStage::new(
-                config.planner.clone(),
-                spec.poses.clone(),
-                path_priority(&rig).iter().map(|rank| *rank == 0).collect(),
-                cameras.clone(),
-            ),
-            plan_rx,
-            plan_tx,
-            control.clone(),
-        )?,
-    ];
+    let mut handles = vec![spawn_stage(
+        synchroniser,
+        sync_rx,
+        sync_tx,
+        control.clone(),
+    )?];
+    for (i, stage) in stages.into_iter().enumerate() {
+        let (tx, rx, handle) =
+            edge::<FrameSet>(&edge_name(i + 2), capacity, policy, ledger.clone());
+        handles.push(spawn_stage(stage, next_rx, tx, control.clone())?);
+        edges.push(handle);
+        next_rx = rx;
+    }
+    let sink_rx = next_rx;
 
     // The source (files, cameras) runs on its own thread; decoding is compression's job.
     let source_control = control.clone();
@@ -253,7 +184,10 @@ pub fn run_pipeline(
             &Progress {
                 frames_total,
                 frames_done,
-                queues: edges.iter().map(|e| (e.name(), e.queue_len())).collect(),
+                queues: edges
+                    .iter()
+                    .map(|e| (e.shared_name(), e.queue_len()))
+                    .collect(),
             },
         );
         if control.aborted() {
@@ -279,7 +213,7 @@ pub fn run_pipeline(
         stages.insert(run.name.to_owned(), run.processing.summary());
     }
     let ledger_counts = ledger.counts();
-    let detector_calls = inference.detector_calls.load(Ordering::Relaxed);
+    let detector_calls = context.inference.detector_calls.load(Ordering::Relaxed);
     let wall_s = wall.as_secs_f64().max(1e-9);
     let sync = sync_timing
         .get()
@@ -304,17 +238,22 @@ pub fn run_pipeline(
         },
         inference: Inference {
             detector_calls,
-            classifier_calls: inference.classifier_calls.load(Ordering::Relaxed),
+            classifier_calls: context.inference.classifier_calls.load(Ordering::Relaxed),
             detector_ms_mean: if detector_calls == 0 {
                 0.0
             } else {
-                inference.detector_ns.load(Ordering::Relaxed) as f64 / 1e6 / detector_calls as f64
+                context.inference.detector_ns.load(Ordering::Relaxed) as f64
+                    / 1e6
+                    / detector_calls as f64
             },
         },
         compression: Compression {
-            bytes_in: compression.bytes_in.load(Ordering::Relaxed),
-            bytes_to_detector: compression.bytes_to_detector.load(Ordering::Relaxed),
-            bytes_jpeg: compression.bytes_jpeg.load(Ordering::Relaxed),
+            bytes_in: context.compression.bytes_in.load(Ordering::Relaxed),
+            bytes_to_detector: context
+                .compression
+                .bytes_to_detector
+                .load(Ordering::Relaxed),
+            bytes_jpeg: context.compression.bytes_jpeg.load(Ordering::Relaxed),
         },
         decisions,
         cameras_health: health,

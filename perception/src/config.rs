@@ -10,10 +10,171 @@ use heptaview_runtime::edge::Backpressure;
 use serde::{Deserialize, Serialize};
 
 use crate::error::PipelineError;
-use crate::fusion::TrackerConfig;
-use crate::planning::PlannerConfig;
-use crate::stages::compress::CompressConfig;
-use crate::stages::sync::SyncConfig;
+
+/// The `[sync]` section: how frames are grouped into frame sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncClock {
+    /// Max-wait measured in sensor time (replay: deterministic).
+    Stream,
+    /// Max-wait measured on the wall clock from a set's opening (live).
+    Wall,
+}
+
+/// Where the cameras' offsets within the trigger cycle come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseSource {
+    /// The rig's declared timing, else measured from the first frames.
+    Auto,
+    /// Measured from the first frames, whatever the rig declares.
+    Measured,
+    /// None: frames are grouped by their raw timestamps (cameras that are
+    /// not triggered together, such as free-running live cameras).
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    pub phase: PhaseSource,
+    /// Frames within this of a set's cycle time join it. `None`: a quarter
+    /// of the trigger cycle, or [`crate::stages::sync::UNTIMED_TOLERANCE_MS`] without phases.
+    pub tolerance_ms: Option<f64>,
+    pub max_wait_ms: f64,
+    pub clock: SyncClock,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            phase: PhaseSource::Auto,
+            tolerance_ms: None,
+            max_wait_ms: 50.0,
+            clock: SyncClock::Stream,
+        }
+    }
+}
+
+/// The `[compress]` section: which frames the detector sees, and at what scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyframeMode {
+    /// Change detection + max interval (+ budget).
+    Auto,
+    /// Every frame is detected: the recall reference.
+    Off,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompressConfig {
+    pub keyframes: KeyframeMode,
+    /// Mean absolute difference (grey levels, 0..255) of the 32x24 thumbnail
+    /// that makes a frame a key frame.
+    pub change_threshold: f64,
+    /// A camera's frames closer than this to its last key frame are not key
+    /// frames: their detections are propagated from the key frame.
+    pub min_interval_ms: f64,
+    /// The same for cameras looking backwards (more than 120° from ahead):
+    /// there objects drift slowly across the image, so propagation holds
+    /// longer, and what they see matters less for the decision.
+    pub min_interval_rear_ms: f64,
+    /// A camera gets a key frame at least this often.
+    pub max_interval_ms: f64,
+    /// Detector calls per second of stream time, all cameras together.
+    pub budget_calls_per_s: Option<f64>,
+    /// Width of the detector input: key frames are decoded no smaller. Set
+    /// from the detector model when the models load, so not in the file.
+    #[serde(skip)]
+    pub detector_width: u32,
+}
+
+impl Default for CompressConfig {
+    fn default() -> Self {
+        Self {
+            keyframes: KeyframeMode::Auto,
+            change_threshold: 3.0,
+            min_interval_ms: 100.0,
+            min_interval_rear_ms: 200.0,
+            max_interval_ms: 500.0,
+            budget_calls_per_s: None,
+            detector_width: 416,
+        }
+    }
+}
+
+/// The `[tracker]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrackerConfig {
+    /// Random acceleration of the motion model, m/s².
+    pub acceleration_sigma: f64,
+    /// Squared Mahalanobis distance gate (chi² with 2 dof: 9.21 is 99%).
+    pub gate_chi2: f64,
+    /// Updates needed before a track is reported.
+    pub confirm_hits: u32,
+    /// A track unseen (when it could have been seen) this long is deleted.
+    pub max_unseen_s: f64,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        Self {
+            // Cars brake at up to 6-8 m/s²: the filter must follow that.
+            acceleration_sigma: 6.0,
+            gate_chi2: 9.21,
+            confirm_hits: 2,
+            max_unseen_s: 1.0,
+        }
+    }
+}
+
+/// The `[planner]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlannerConfig {
+    /// Cruising speed with a clear road, m/s.
+    pub cruise_speed_mps: f64,
+    /// Half the width of the drive corridor, m (half a lane plus a margin).
+    pub corridor_half_width_m: f64,
+    /// People this much beside the corridor, moving towards it, are yielded to.
+    pub approach_margin_m: f64,
+    /// Look-ahead: at least this far...
+    pub min_look_ahead_m: f64,
+    /// ...or this many seconds of driving at the current speed.
+    pub look_ahead_s: f64,
+    /// Front bumper, metres ahead of the ego origin (rear axle).
+    pub front_offset_m: f64,
+    /// Below this time to collision: emergency braking.
+    pub emergency_ttc_s: f64,
+    /// Below this time to collision: stop.
+    pub stop_ttc_s: f64,
+    /// A person in the corridor closer than this: stop (else yield).
+    pub person_stop_gap_m: f64,
+    /// A milder action must hold this long before the decision eases off.
+    pub hold_s: f64,
+    /// Ego speed assumed when the input has no poses, m/s.
+    pub default_speed_mps: f64,
+}
+
+impl Default for PlannerConfig {
+    fn default() -> Self {
+        Self {
+            cruise_speed_mps: 13.9,
+            corridor_half_width_m: 2.0,
+            approach_margin_m: 3.0,
+            min_look_ahead_m: 25.0,
+            look_ahead_s: 4.0,
+            front_offset_m: 3.9,
+            emergency_ttc_s: 1.5,
+            stop_ttc_s: 3.0,
+            person_stop_gap_m: 15.0,
+            hold_s: 0.6,
+            default_speed_mps: 10.0,
+        }
+    }
+}
 
 /// The `[rerun]` section: what the Rerun sink sends.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

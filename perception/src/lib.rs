@@ -9,8 +9,10 @@ pub mod chain;
 pub mod config;
 mod error;
 pub mod fusion;
+pub mod path_cameras;
 pub mod planning;
 pub mod record;
+pub mod stage_context;
 pub mod stages;
 pub mod types;
 

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use heptaview_models::attributes::Attributes;
 use heptaview_models::detector::Detection as ModelDetection;
+use nalgebra::Point2;
 use opencv::core::Mat;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +36,21 @@ pub struct Frame {
     pub grey: Option<Mat>,
     /// Size of the image at native resolution (width, height), once known.
     pub native_size: Option<(u32, u32)>,
+}
+
+impl Frame {
+    /// Native pixels per pixel of `image` (this frame decoded at a reduced
+    /// scale), along x and y; 1 when the native size is unknown.
+    pub fn native_scale(&self, image: &Mat) -> (f32, f32) {
+        use opencv::prelude::MatTraitConst;
+        match self.native_size {
+            Some((width, height)) if image.cols() > 0 && image.rows() > 0 => (
+                width as f32 / image.cols() as f32,
+                height as f32 / image.rows() as f32,
+            ),
+            _ => (1.0, 1.0),
+        }
+    }
 }
 
 /// What became of a camera's slot in a frame set.
@@ -92,6 +108,23 @@ impl Slot {
     }
 }
 
+/// One object at one instant, seen by one camera or more.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FusedObject {
+    pub class: String,
+    /// The subtype of its most confident observation that has one.
+    pub subtype: Option<&'static str>,
+    pub score: f32,
+    /// Ego frame, metres.
+    pub position: Point2<f64>,
+    pub sigma_m: f64,
+    pub cameras: Vec<CameraId>,
+    /// Every observation of it was cut by one side of its image.
+    pub partial: bool,
+    /// Its detections: (camera, index in that camera's slot).
+    pub detections: Vec<(CameraId, usize)>,
+}
+
 /// A tracked object in the ego frame (filled by the fusion stage).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Track {
@@ -145,7 +178,7 @@ pub struct FrameSet {
     /// Earliest arrival of its frames: the start of its end-to-end latency.
     pub first_arrival: Instant,
     /// Objects around the car at this instant, fused across cameras.
-    pub objects: Vec<crate::fusion::FusedObject>,
+    pub objects: Vec<FusedObject>,
     pub tracks: Vec<Track>,
     pub decision: Option<Decision>,
     /// When it entered each stage after the synchroniser (set by the runtime).

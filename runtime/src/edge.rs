@@ -53,7 +53,7 @@ pub struct EdgeReport {
 }
 
 pub struct EdgeSender<T> {
-    name: &'static str,
+    name: Arc<str>,
     sender: Sender<T>,
     /// Kept only under `Latest`, to take the oldest item out of a full queue.
     oldest: Option<Receiver<T>>,
@@ -71,7 +71,7 @@ pub struct Disconnected;
 
 /// Makes an edge of `capacity` items.
 pub fn edge<T: FrameCount>(
-    name: &'static str,
+    name: &str,
     capacity: usize,
     policy: Backpressure,
     ledger: Arc<Ledger>,
@@ -79,9 +79,10 @@ pub fn edge<T: FrameCount>(
     let (sender, receiver) = channel::bounded(capacity.max(1));
     let stats = Arc::new(EdgeStats::default());
     let oldest = (policy == Backpressure::Latest).then(|| receiver.clone());
+    let name: Arc<str> = Arc::from(name);
     (
         EdgeSender {
-            name,
+            name: name.clone(),
             sender,
             oldest,
             stats: stats.clone(),
@@ -99,14 +100,19 @@ pub fn edge<T: FrameCount>(
 /// Read access to an edge's statistics for the report.
 #[derive(Debug, Clone)]
 pub struct EdgeHandle {
-    name: &'static str,
+    name: Arc<str>,
     capacity: usize,
     stats: Arc<EdgeStats>,
 }
 
 impl EdgeHandle {
-    pub fn name(&self) -> &'static str {
-        self.name
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The name, shared (for progress reports every frame set).
+    pub fn shared_name(&self) -> Arc<str> {
+        self.name.clone()
     }
 
     /// Items queued after the latest send.
@@ -117,7 +123,7 @@ impl EdgeHandle {
     pub fn report(&self) -> EdgeReport {
         let sent = self.stats.sent.load(Ordering::Relaxed);
         EdgeReport {
-            name: self.name.to_owned(),
+            name: self.name.to_string(),
             capacity: self.capacity,
             sent,
             dropped_queue_full: self.stats.dropped.load(Ordering::Relaxed),
@@ -133,8 +139,8 @@ impl EdgeHandle {
 }
 
 impl<T: FrameCount> EdgeSender<T> {
-    pub fn name(&self) -> &'static str {
-        self.name
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Sends under the edge's policy. `Err(item)` when the receiving stage is gone.

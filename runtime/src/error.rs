@@ -8,7 +8,7 @@ pub enum RuntimeError {
         message: String,
     },
     #[error("the stage after edge `{0}` stopped")]
-    DownstreamGone(&'static str),
+    DownstreamGone(String),
     #[error("cannot start the thread of stage `{stage}`")]
     Spawn {
         stage: &'static str,

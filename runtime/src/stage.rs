@@ -31,7 +31,7 @@ impl<'a, T: FrameCount> Output<'a, T> {
         let started = Instant::now();
         let sent = self.sender.send(item);
         self.sending += started.elapsed();
-        sent.map_err(|_| RuntimeError::DownstreamGone(self.sender.name()))
+        sent.map_err(|_| RuntimeError::DownstreamGone(self.sender.name().to_owned()))
     }
 
     pub(crate) fn take_sending_time(&mut self) -> Duration {

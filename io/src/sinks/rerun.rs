@@ -23,27 +23,21 @@ use heptaview_models::taxonomy::VehicleSubtype;
 use nalgebra::UnitQuaternion;
 use rerun::{RecordingStream, RecordingStreamBuilder};
 
-use super::rerun_layout::blueprint;
+use super::rerun_layout::{
+    CAMERA_STATUS_PATH, DECISION_PATH, METRICS_PATH, WORLD_PATH, blueprint, camera_path,
+};
 use heptaview_eval::report::RerunCounts;
 use heptaview_perception::PipelineError;
 use heptaview_perception::chain::Progress;
+use heptaview_perception::config::PlannerConfig;
 use heptaview_perception::config::RerunConfig;
 use heptaview_perception::fusion::associate::family;
 use heptaview_perception::fusion::ground::{ClassSize, typical_size};
-use heptaview_perception::planning::{PlannerConfig, name};
+use heptaview_perception::planning::name;
 use heptaview_perception::types::{Action, FrameSet, SlotStatus, Track};
 
-pub const WORLD_PATH: &str = "world";
-pub const DECISION_PATH: &str = "decision";
-pub const METRICS_PATH: &str = "metrics";
-/// Text log of cameras going missing and coming back.
-pub const CAMERA_STATUS_PATH: &str = "cameras";
 const APPLICATION_ID: &str = "heptaview";
 const VIEWER_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
-
-pub fn camera_path(camera: &str) -> String {
-    format!("{WORLD_PATH}/ego/cameras/{camera}")
-}
 
 /// Where the recording goes (`--rerun`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The viewer layout sent with every recording: the camera views as they sit
+//! The recording's entity paths, and the viewer layout sent with every recording: the camera views as they sit
 //! on the car (front row on top, sides in the middle, rears below, each row
 //! left to right), beside the bird's-eye 3D view, the decision log and plots.
 
@@ -9,7 +9,15 @@ use rerun::blueprint::{
     TimeSeriesView, Vertical,
 };
 
-use super::rerun::{CAMERA_STATUS_PATH, DECISION_PATH, METRICS_PATH, WORLD_PATH, camera_path};
+pub const WORLD_PATH: &str = "world";
+pub const DECISION_PATH: &str = "decision";
+pub const METRICS_PATH: &str = "metrics";
+/// Text log of cameras going missing and coming back.
+pub const CAMERA_STATUS_PATH: &str = "cameras";
+
+pub fn camera_path(camera: &str) -> String {
+    format!("{WORLD_PATH}/ego/cameras/{camera}")
+}
 
 /// Which row a camera belongs to (0 front, 1 side, 2 rear) and its azimuth
 /// (degrees, positive to the left) for ordering within the row.

@@ -2,27 +2,9 @@
 //! fields of view overlap become one fused object.
 
 use nalgebra::Point2;
-use serde::Serialize;
 
 use super::ground::GroundObservation;
-use crate::types::CameraId;
-
-/// One object at one instant, seen by one camera or more.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FusedObject {
-    pub class: String,
-    /// The subtype of its most confident observation that has one.
-    pub subtype: Option<&'static str>,
-    pub score: f32,
-    /// Ego frame, metres.
-    pub position: Point2<f64>,
-    pub sigma_m: f64,
-    pub cameras: Vec<CameraId>,
-    /// Every observation of it was cut by one side of its image.
-    pub partial: bool,
-    /// Its detections: (camera, index in that camera's slot).
-    pub detections: Vec<(CameraId, usize)>,
-}
+use crate::types::FusedObject;
 
 /// Classes the detector confuses with one another fuse (and track) together.
 pub fn family(class: &str) -> &str {
@@ -118,6 +100,7 @@ pub fn fuse(mut observations: Vec<GroundObservation>) -> Vec<FusedObject> {
 mod tests {
     use super::*;
     use crate::fusion::ground::Method;
+    use crate::types::CameraId;
 
     fn obs(
         camera: usize,

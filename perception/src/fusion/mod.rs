@@ -9,12 +9,15 @@ use heptaview_calibration::EgoPoses;
 use heptaview_calibration::Rig;
 use nalgebra::{Isometry3, Point3};
 
+use crate::config::{PipelineConfig, TrackerConfig};
 use crate::error::PipelineError;
+use crate::stage_context::{SetStage, StageContext};
+pub use crate::types::FusedObject;
 use crate::types::{CameraId, FrameSet, SlotStatus};
-pub use associate::{FusedObject, fuse};
+pub use associate::fuse;
 pub use ground::{GroundObservation, Method, observe};
 use heptaview_runtime::stage::{Output, Stage};
-pub use tracker::{CameraView, Tracker, TrackerConfig};
+pub use tracker::{CameraView, Tracker};
 
 /// The fuse stage: every processed slot's detections → ground observations →
 /// one object per real object, attached to the frame set.
@@ -106,4 +109,13 @@ impl Stage for FuseStage {
         }
         Ok(out.send(set)?)
     }
+}
+
+/// Fusion over the run's rig, tracking in the city frame when it has poses.
+pub fn build(context: &StageContext, config: &PipelineConfig) -> Result<SetStage, PipelineError> {
+    Ok(Box::new(FuseStage::new(
+        context.rig.clone(),
+        config.tracker.clone(),
+        context.poses.clone(),
+    )))
 }

@@ -6,35 +6,11 @@
 //! objects coast on their velocity.
 
 use nalgebra::{Isometry3, Matrix2, Matrix2x4, Matrix4, Point2, Point3, Vector2, Vector4};
-use serde::{Deserialize, Serialize};
 
-use super::associate::{FusedObject, family};
+use super::associate::family;
+use crate::config::TrackerConfig;
+use crate::types::FusedObject;
 use crate::types::{CameraId, Track};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TrackerConfig {
-    /// Random acceleration of the motion model, m/s².
-    pub acceleration_sigma: f64,
-    /// Squared Mahalanobis distance gate (chi² with 2 dof: 9.21 is 99%).
-    pub gate_chi2: f64,
-    /// Updates needed before a track is reported.
-    pub confirm_hits: u32,
-    /// A track unseen (when it could have been seen) this long is deleted.
-    pub max_unseen_s: f64,
-}
-
-impl Default for TrackerConfig {
-    fn default() -> Self {
-        Self {
-            // Cars brake at up to 6-8 m/s²: the filter must follow that.
-            acceleration_sigma: 6.0,
-            gate_chi2: 9.21,
-            confirm_hits: 2,
-            max_unseen_s: 1.0,
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 struct Filter {

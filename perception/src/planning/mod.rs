@@ -10,58 +10,15 @@
 mod rules;
 
 use heptaview_calibration::EgoPoses;
-use serde::{Deserialize, Serialize};
 
 pub use rules::{MIN_TRACK_AGE_FOR_SPEED_S, Situation, decide};
 
+use crate::config::{PipelineConfig, PlannerConfig};
 use crate::error::PipelineError;
+use crate::path_cameras::covers_drive_path;
+use crate::stage_context::{SetStage, StageContext};
 use crate::types::{Action, Decision, FrameSet, SlotStatus};
 use heptaview_runtime::stage::{Output, Stage};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PlannerConfig {
-    /// Cruising speed with a clear road, m/s.
-    pub cruise_speed_mps: f64,
-    /// Half the width of the drive corridor, m (half a lane plus a margin).
-    pub corridor_half_width_m: f64,
-    /// People this much beside the corridor, moving towards it, are yielded to.
-    pub approach_margin_m: f64,
-    /// Look-ahead: at least this far...
-    pub min_look_ahead_m: f64,
-    /// ...or this many seconds of driving at the current speed.
-    pub look_ahead_s: f64,
-    /// Front bumper, metres ahead of the ego origin (rear axle).
-    pub front_offset_m: f64,
-    /// Below this time to collision: emergency braking.
-    pub emergency_ttc_s: f64,
-    /// Below this time to collision: stop.
-    pub stop_ttc_s: f64,
-    /// A person in the corridor closer than this: stop (else yield).
-    pub person_stop_gap_m: f64,
-    /// A milder action must hold this long before the decision eases off.
-    pub hold_s: f64,
-    /// Ego speed assumed when the input has no poses, m/s.
-    pub default_speed_mps: f64,
-}
-
-impl Default for PlannerConfig {
-    fn default() -> Self {
-        Self {
-            cruise_speed_mps: 13.9,
-            corridor_half_width_m: 2.0,
-            approach_margin_m: 3.0,
-            min_look_ahead_m: 25.0,
-            look_ahead_s: 4.0,
-            front_offset_m: 3.9,
-            emergency_ttc_s: 1.5,
-            stop_ttc_s: 3.0,
-            person_stop_gap_m: 15.0,
-            hold_s: 0.6,
-            default_speed_mps: 10.0,
-        }
-    }
-}
 
 /// The plan stage: ego speed from the poses, the rules, then hysteresis.
 pub struct PlanStage {
@@ -260,4 +217,15 @@ impl Stage for PlanStage {
         set.decision = Some(self.with_hysteresis(proposal));
         Ok(out.send(set)?)
     }
+}
+
+/// The planner for the run: ego speed from its poses, blind path cameras
+/// from its rig.
+pub fn build(context: &StageContext, config: &PipelineConfig) -> Result<SetStage, PipelineError> {
+    Ok(Box::new(PlanStage::new(
+        config.planner.clone(),
+        context.poses.clone(),
+        covers_drive_path(&context.rig),
+        context.cameras.clone(),
+    )))
 }

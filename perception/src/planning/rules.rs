@@ -2,7 +2,8 @@
 
 use crate::types::{Action, Decision, Track};
 
-use super::{PlannerConfig, severity};
+use super::severity;
+use crate::config::PlannerConfig;
 
 /// What the planner knows at one instant.
 #[derive(Debug, Clone)]

@@ -15,76 +15,20 @@
 //! then letterboxes; the source JPEG travels on for Rerun and the recorder.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use opencv::core::{Mat, Size, Vector};
 use opencv::imgcodecs;
 use opencv::imgproc;
 use opencv::prelude::*;
-use serde::{Deserialize, Serialize};
 
+use crate::config::{CompressConfig, KeyframeMode, PipelineConfig};
 use crate::error::PipelineError;
+use crate::path_cameras::path_priority;
+use crate::stage_context::{CompressionCounters, SetStage, StageContext};
 use crate::types::{FrameSet, SlotStatus};
 use heptaview_runtime::accounting::{DropReason, Ledger};
 use heptaview_runtime::stage::{Output, Stage};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyframeMode {
-    /// Change detection + max interval (+ budget).
-    Auto,
-    /// Every frame is detected: the recall reference.
-    Off,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CompressConfig {
-    pub keyframes: KeyframeMode,
-    /// Mean absolute difference (grey levels, 0..255) of the 32x24 thumbnail
-    /// that makes a frame a key frame.
-    pub change_threshold: f64,
-    /// A camera's frames closer than this to its last key frame are not key
-    /// frames: their detections are propagated from the key frame.
-    pub min_interval_ms: f64,
-    /// The same for cameras looking backwards (more than 120° from ahead):
-    /// there objects drift slowly across the image, so propagation holds
-    /// longer, and what they see matters less for the decision.
-    pub min_interval_rear_ms: f64,
-    /// A camera gets a key frame at least this often.
-    pub max_interval_ms: f64,
-    /// Detector calls per second of stream time, all cameras together.
-    pub budget_calls_per_s: Option<f64>,
-    /// Width of the detector input: key frames are decoded no smaller. Set
-    /// from the detector model when the models load, so not in the file.
-    #[serde(skip)]
-    pub detector_width: u32,
-}
-
-impl Default for CompressConfig {
-    fn default() -> Self {
-        Self {
-            keyframes: KeyframeMode::Auto,
-            change_threshold: 3.0,
-            min_interval_ms: 100.0,
-            min_interval_rear_ms: 200.0,
-            max_interval_ms: 500.0,
-            budget_calls_per_s: None,
-            detector_width: 416,
-        }
-    }
-}
-
-/// Bytes at each step of compression.
-#[derive(Debug, Default)]
-pub struct CompressionCounters {
-    /// Raw pixels of every input frame at native resolution (3 bytes each).
-    pub bytes_in: AtomicU64,
-    /// Raw pixels of what reached the detector (its input, 3 bytes each).
-    pub bytes_to_detector: AtomicU64,
-    /// The JPEG bytes carried for Rerun and recording.
-    pub bytes_jpeg: AtomicU64,
-}
 
 const THUMB_WIDTH: i32 = 32;
 const THUMB_HEIGHT: i32 = 24;
@@ -93,7 +37,7 @@ const THUMB_HEIGHT: i32 = 24;
 pub const MOTION_WIDTH: u32 = 320;
 /// Sensor timestamps jitter: an interval counts as passed this much early.
 const INTERVAL_SLACK_MS: f64 = 10.0;
-/// Rank (see `replay::path_priority`) from which a camera looks backwards.
+/// Rank (see `path_cameras::path_priority`) from which a camera looks backwards.
 const REAR_RANK: u8 = 3;
 
 struct CameraState {
@@ -407,6 +351,22 @@ impl Stage for Compressor {
         }
         Ok(out.send(set)?)
     }
+}
+
+/// Built from the run's context: decoding at the detector's input size,
+/// cameras looking ahead served first by the budget.
+pub fn build(context: &StageContext, config: &PipelineConfig) -> Result<SetStage, PipelineError> {
+    let compress = CompressConfig {
+        detector_width: context.detector_input.0,
+        ..config.compress.clone()
+    };
+    Ok(Box::new(Compressor::new(
+        compress,
+        context.detector_input,
+        path_priority(&context.rig),
+        context.ledger.clone(),
+        context.compression.clone(),
+    )?))
 }
 
 #[cfg(test)]

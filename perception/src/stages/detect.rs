@@ -1,27 +1,17 @@
 //! Detection on key frames with N detector workers (each its own ONNX
-//! Runtime session and intra-op threads), then classification of vehicle
-//! crops and traffic-light states.
+//! Runtime session and intra-op threads).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
-use heptaview_models::attributes::attributes;
-use heptaview_models::classifier::Classifier;
+use heptaview_models::SessionConfig;
 use heptaview_models::detector::Detector;
-use opencv::core::Mat;
-use opencv::prelude::*;
 
+use crate::config::PipelineConfig;
 use crate::error::PipelineError;
+use crate::stage_context::{InferenceCounters, SetStage, StageContext};
 use crate::types::{CameraId, Detection, FrameSet, SlotStatus};
 use heptaview_runtime::stage::{Output, Stage};
-
-/// Model calls and time, for the report.
-#[derive(Debug, Default)]
-pub struct InferenceCounters {
-    pub detector_calls: AtomicU64,
-    pub detector_ns: AtomicU64,
-    pub classifier_calls: AtomicU64,
-}
 
 pub struct DetectStage {
     workers: Vec<Detector>,
@@ -85,7 +75,7 @@ impl Stage for DetectStage {
                                 .fetch_add(timings.inference.as_nanos() as u64, Ordering::Relaxed);
                             // Boxes leave this stage in native source pixels, whatever
                             // DCT scale the image was decoded at.
-                            let (sx, sy) = native_scale(frame.native_size, image);
+                            let (sx, sy) = frame.native_scale(image);
                             slot.detections = found
                                 .into_iter()
                                 .map(|mut detection| {
@@ -127,72 +117,20 @@ impl Stage for DetectStage {
     }
 }
 
-pub struct ClassifyStage {
-    classifier: Option<Classifier>,
-    counters: Arc<InferenceCounters>,
-}
-
-impl ClassifyStage {
-    /// `None`: detections pass without subtypes (classification disabled).
-    pub fn new(classifier: Option<Classifier>, counters: Arc<InferenceCounters>) -> Self {
-        Self {
-            classifier,
-            counters,
-        }
-    }
-}
-
-impl Stage for ClassifyStage {
-    type In = FrameSet;
-    type Out = FrameSet;
-    type Error = PipelineError;
-
-    fn name(&self) -> &'static str {
-        "classify"
-    }
-
-    fn process(
-        &mut self,
-        mut set: FrameSet,
-        out: &mut Output<'_, FrameSet>,
-    ) -> Result<(), PipelineError> {
-        for slot in &mut set.slots {
-            let Some(frame) = &mut slot.frame else {
-                continue;
-            };
-            if let (Some(classifier), Some(image)) = (&mut self.classifier, &frame.image)
-                && !slot.detections.is_empty()
-            {
-                // Boxes are in native pixels; crops come from the decoded image.
-                let (sx, sy) = native_scale(frame.native_size, image);
-                let found = attributes(classifier, image, &slot.detections, [1.0 / sx, 1.0 / sy])
-                    .map_err(|e| PipelineError::stage("classify", e))?;
-                if found
-                    .iter()
-                    .any(|a| a.subtype.is_some() || !a.top.is_empty())
-                {
-                    self.counters
-                        .classifier_calls
-                        .fetch_add(1, Ordering::Relaxed);
-                }
-                for (detection, attributes) in slot.detections.iter_mut().zip(found) {
-                    detection.attributes = attributes;
-                }
-            }
-            // The decoded image is not needed past here: free it early.
-            frame.image = None;
-        }
-        Ok(out.send(set)?)
-    }
-}
-
-/// Native pixels per decoded pixel, along x and y (1 when the size is unknown).
-fn native_scale(native_size: Option<(u32, u32)>, image: &Mat) -> (f32, f32) {
-    match native_size {
-        Some((width, height)) if image.cols() > 0 && image.rows() > 0 => (
-            width as f32 / image.cols() as f32,
-            height as f32 / image.rows() as f32,
-        ),
-        _ => (1.0, 1.0),
-    }
+/// Loads the detector workers (a missing model fails here, before any
+/// thread starts), sharing the session's intra-op threads among them.
+pub fn build(context: &StageContext, config: &PipelineConfig) -> Result<SetStage, PipelineError> {
+    let workers = config.detector_workers.max(1);
+    let per_worker = SessionConfig {
+        intra_threads: (config.session.intra_threads / workers).max(1),
+        ..config.session.clone()
+    };
+    let detectors = (0..workers)
+        .map(|_| Detector::shipped(&per_worker, config.detector.clone()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PipelineError::stage("detect", e))?;
+    Ok(Box::new(DetectStage::new(
+        detectors,
+        context.inference.clone(),
+    )?))
 }

@@ -1,5 +1,6 @@
 //! The stages, in data-flow order.
 
+pub mod classify;
 pub mod compress;
 pub mod detect;
 pub mod propagate;

@@ -13,7 +13,9 @@ use opencv::core::{Mat, Point2f, Size, TermCriteria, TermCriteria_Type, Vector};
 use opencv::prelude::*;
 use opencv::video;
 
+use crate::config::PipelineConfig;
 use crate::error::PipelineError;
+use crate::stage_context::{SetStage, StageContext};
 use crate::types::{Detection, FrameSet, SlotStatus};
 use heptaview_runtime::stage::{Output, Stage};
 
@@ -234,6 +236,11 @@ fn median(values: &mut [f32]) -> Option<f32> {
     let middle = values.len() / 2;
     let (_, value, _) = values.select_nth_unstable_by(middle, f32::total_cmp);
     Some(*value)
+}
+
+/// One propagator per run, over its cameras.
+pub fn build(context: &StageContext, _config: &PipelineConfig) -> Result<SetStage, PipelineError> {
+    Ok(Box::new(Propagator::new(context.rig.cameras().len())))
 }
 
 #[cfg(test)]

@@ -17,56 +17,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use heptaview_calibration::TriggerTiming;
-use serde::{Deserialize, Serialize};
 
+use crate::config::{PhaseSource, PipelineConfig, SyncClock, SyncConfig};
 use crate::error::PipelineError;
+use crate::stage_context::StageContext;
 use crate::types::{Frame, FrameSet, Slot, SlotStatus};
 use heptaview_runtime::accounting::{DropReason, Ledger};
 use heptaview_runtime::stage::{Output, Stage};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SyncClock {
-    /// Max-wait measured in sensor time (replay: deterministic).
-    Stream,
-    /// Max-wait measured on the wall clock from a set's opening (live).
-    Wall,
-}
-
-/// Where the cameras' offsets within the trigger cycle come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PhaseSource {
-    /// The rig's declared timing, else measured from the first frames.
-    Auto,
-    /// Measured from the first frames, whatever the rig declares.
-    Measured,
-    /// None: frames are grouped by their raw timestamps (cameras that are
-    /// not triggered together, such as free-running live cameras).
-    None,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SyncConfig {
-    pub phase: PhaseSource,
-    /// Frames within this of a set's cycle time join it. `None`: a quarter
-    /// of the trigger cycle, or [`UNTIMED_TOLERANCE_MS`] without phases.
-    pub tolerance_ms: Option<f64>,
-    pub max_wait_ms: f64,
-    pub clock: SyncClock,
-}
-
-impl Default for SyncConfig {
-    fn default() -> Self {
-        Self {
-            phase: PhaseSource::Auto,
-            tolerance_ms: None,
-            max_wait_ms: 50.0,
-            clock: SyncClock::Stream,
-        }
-    }
-}
 
 /// The tolerance when frames are grouped by raw timestamp.
 pub const UNTIMED_TOLERANCE_MS: f64 = 10.0;
@@ -403,6 +360,19 @@ impl Stage for Synchroniser {
     fn tick(&mut self, out: &mut Output<'_, FrameSet>) -> Result<(), PipelineError> {
         self.emit_ready(out, false)
     }
+}
+
+/// The synchroniser of the run: its cameras, and the phases its rig declares.
+pub fn build(
+    context: &StageContext,
+    config: &PipelineConfig,
+) -> Result<Synchroniser, PipelineError> {
+    Synchroniser::new(
+        config.sync.clone(),
+        context.rig.cameras().len(),
+        context.rig.timing().cloned(),
+        context.ledger.clone(),
+    )
 }
 
 #[cfg(test)]
