@@ -24,8 +24,8 @@ use serde::Serialize;
 
 use crate::Failure;
 use crate::generate::generate_with_progress;
-use crate::replay::positive;
 use crate::session::replay_with_progress;
+use heptaview_models::units::Positive;
 
 /// The generated default: AV2's ring cameras run at 20 frames per second.
 const DEFAULT_FPS: f64 = 20.0;
@@ -44,12 +44,12 @@ pub struct Args {
     #[arg(long, default_value_t = 640, value_name = "PX")]
     width: u32,
     /// Length of the generated log.
-    #[arg(long, default_value_t = 6.0, value_name = "S", value_parser = positive)]
-    seconds: f64,
+    #[arg(long, default_value = "6", value_name = "S")]
+    seconds: Positive,
     /// Afterwards, replay with key frames `auto` back to back for this many
     /// seconds, sampling resident memory (RSS), to show whether it grows.
-    #[arg(long, value_name = "S", value_parser = positive)]
-    soak: Option<f64>,
+    #[arg(long, value_name = "S")]
+    soak: Option<Positive>,
     /// Stage parameters (TOML), as `replay --config` reads them; the bench
     /// sets `keyframes` itself.
     #[arg(long, value_name = "FILE")]
@@ -141,7 +141,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             generate_with_progress(GenerateOptions {
                 width_px: args.width,
                 fps: DEFAULT_FPS,
-                seconds: Some(args.seconds),
+                seconds: Some(args.seconds.get()),
                 seed: DEFAULT_SEED,
                 ..GenerateOptions::new("urban_mixed", &dir)
             })?;
@@ -164,7 +164,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let auto_alone = time_alone(&*log, &auto_frames, &auto, "ONNX Runtime alone, auto")?;
 
     let soak = match args.soak {
-        Some(seconds) => Some(soak(&log, &auto, seconds)?),
+        Some(seconds) => Some(soak(&log, &auto, seconds.get())?),
         None => None,
     };
     let report = BenchReport {

@@ -20,7 +20,10 @@ use heptaview_runtime::accounting::Ledger;
 use heptaview_runtime::edge::Backpressure;
 use heptaview_runtime::edge::edge;
 
+use heptaview_models::units::Positive;
+
 use crate::Failure;
+use crate::args::CongestionArg;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -41,15 +44,15 @@ pub struct Args {
     vehicle: String,
     /// Stop after this many seconds [default: run until Ctrl-C].
     #[arg(long, value_name = "S")]
-    duration: Option<f64>,
+    duration: Option<Positive>,
     /// No frame from a camera for this long: it is down (and reopened).
-    #[arg(long, default_value_t = 1000.0, value_name = "MS")]
-    stall_ms: f64,
+    #[arg(long, default_value = "1000", value_name = "MS")]
+    stall_ms: Positive,
     /// `drop`: a congested link drops frames (the receiver counts them as
     /// transport gaps; latency stays bounded: live driving). `block`: wait
     /// for room (nothing lost: when the receiver records).
-    #[arg(long, default_value = "drop", value_parser = ["drop", "block"])]
-    congestion: String,
+    #[arg(long, value_enum, default_value_t = CongestionArg::Drop)]
+    congestion: CongestionArg,
 }
 
 pub fn run(args: &Args) -> Result<(), Failure> {
@@ -60,24 +63,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             source: Some(source),
         })
         .collect();
-    let duration = match args.duration {
-        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(_) => {
-            return Err(Failure::BadInput(anyhow!(
-                "--duration must be a positive number"
-            )));
-        }
-        None => None,
-    };
-    if !(args.stall_ms.is_finite() && args.stall_ms > 0.0) {
-        return Err(Failure::BadInput(anyhow!(
-            "--stall-ms must be a positive number"
-        )));
-    }
+    let duration = args.duration.map(|s| Duration::from_secs_f64(s.get()));
     let config = zenoh_link::config(args.zenoh.as_deref(), &args.endpoint, Role::Connect)
         .map_err(|e| Failure::BadInput(e.into()))?;
     let session = zenoh_link::open(config).map_err(|e| Failure::Runtime(e.into()))?;
-    let block = args.congestion == "block";
+    let block = args.congestion == CongestionArg::Block;
     let publishers = cameras
         .iter()
         .map(|c| CameraPublisher::declare(&session, &args.vehicle, &c.name, block))
@@ -88,7 +78,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let (source, health) = live_source(LiveOptions {
         cameras,
         duration,
-        stall_timeout: Duration::from_secs_f64(args.stall_ms / 1e3),
+        stall_timeout: Duration::from_secs_f64(args.stall_ms.get() / 1e3),
         jpeg_quality: 90,
         record: None,
     });

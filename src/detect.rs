@@ -12,6 +12,8 @@ use opencv::imgcodecs;
 use opencv::prelude::*;
 use serde_json::json;
 
+use heptaview_models::units::UnitInterval;
+
 use crate::Failure;
 
 #[derive(Debug, clap::Args)]
@@ -24,7 +26,7 @@ pub struct Args {
     json: bool,
     /// Minimum detection score.
     #[arg(long, default_value_t = DetectorConfig::default().score_threshold, value_name = "S")]
-    threshold: f32,
+    threshold: UnitInterval,
     /// Keep every COCO class, not only the driving ones.
     #[arg(long)]
     all_classes: bool,

@@ -23,7 +23,10 @@ use heptaview_perception::types::FrameSet;
 use heptaview_runtime::edge::Backpressure;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use heptaview_models::units::{NonNegative, Positive};
+
 use crate::Failure;
+use crate::args::SourceArg;
 use crate::session::{SinkPlan, Sinks, write_report};
 
 #[derive(Debug, clap::Args)]
@@ -40,8 +43,8 @@ pub struct Args {
     /// Where frames come from: `cameras` (the --camera sources, on this
     /// computer) or `zenoh` (camera nodes, `heptaview camera-node`, publishing
     /// on heptaview/<vehicle>/cams/<camera>/jpeg).
-    #[arg(long, default_value = "cameras", value_parser = ["cameras", "zenoh"])]
-    source: String,
+    #[arg(long, value_enum, default_value_t = SourceArg::Cameras)]
+    source: SourceArg,
     /// With `--source zenoh`: a Zenoh configuration file (JSON5), used
     /// unchanged [default: peer mode over TCP, multicast scouting off,
     /// listening on --endpoint].
@@ -56,14 +59,14 @@ pub struct Args {
     vehicle: String,
     /// Stop after this many seconds [default: run until Ctrl-C].
     #[arg(long, value_name = "S")]
-    duration: Option<f64>,
+    duration: Option<Positive>,
     /// A frame set leaves this long after it opened, with whatever cameras
     /// delivered by then.
-    #[arg(long, default_value_t = 100.0, value_name = "MS")]
-    deadline_ms: f64,
+    #[arg(long, default_value = "100", value_name = "MS")]
+    deadline_ms: Positive,
     /// No frame from a camera for this long: it is down.
-    #[arg(long, default_value_t = 1000.0, value_name = "MS")]
-    stall_ms: f64,
+    #[arg(long, default_value = "1000", value_name = "MS")]
+    stall_ms: Positive,
     /// Rerun output: `off`, `save:PATH.rrd`, `spawn`, or `connect[:URL]`.
     #[arg(long, default_value = "off", value_name = "TARGET")]
     rerun: RerunTarget,
@@ -86,7 +89,7 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<(), Failure> {
     let rig = Rig::load(&args.rig).map_err(|e| Failure::BadInput(e.into()))?;
-    let zenoh = args.source == "zenoh";
+    let zenoh = args.source == SourceArg::Zenoh;
     let cameras = if zenoh {
         if !args.cameras.is_empty() {
             return Err(Failure::BadInput(anyhow!(
@@ -107,25 +110,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         }
         camera_sources(&rig, &args.cameras)?
     };
-    for (name, value) in [
-        ("--deadline-ms", args.deadline_ms),
-        ("--stall-ms", args.stall_ms),
-    ] {
-        if !(value.is_finite() && value > 0.0) {
-            return Err(Failure::BadInput(anyhow!(
-                "{name} must be a positive number"
-            )));
-        }
-    }
-    let duration = match args.duration {
-        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(_) => {
-            return Err(Failure::BadInput(anyhow!(
-                "--duration must be a positive number"
-            )));
-        }
-        None => None,
-    };
+    let duration = args.duration.map(|s| Duration::from_secs_f64(s.get()));
     let mut config = match &args.config {
         Some(path) => PipelineConfig::load(path).map_err(|e| Failure::BadInput(e.into()))?,
         None => PipelineConfig::default(),
@@ -136,7 +121,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     config.backpressure = Backpressure::Latest;
     config.sync.clock = SyncClock::Wall;
     config.sync.max_wait_ms = args.deadline_ms;
-    config.sync.tolerance_ms = Some(args.deadline_ms / 2.0);
+    config.sync.tolerance_ms = NonNegative::new(args.deadline_ms.get() / 2.0).ok();
     // Live cameras run free: their frames carry arrival times, not trigger
     // phases, so they are grouped by time alone.
     config.sync.phase = PhaseSource::None;
@@ -158,7 +143,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         .map(|c| format!("{}={}", c.name, c.source.as_deref().unwrap_or("absent")))
         .collect::<Vec<_>>()
         .join(" ");
-    let stall_timeout = Duration::from_secs_f64(args.stall_ms / 1e3);
+    let stall_timeout = Duration::from_secs_f64(args.stall_ms.get() / 1e3);
     let record = args.record.clone().map(|dir| (dir, rig.clone()));
     let mut session = None;
     let mut link_counts = None;

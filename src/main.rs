@@ -1,5 +1,6 @@
 //! `heptaview`: the command-line front end of the seven-camera pipeline.
 
+mod args;
 mod bench;
 mod bench_reference;
 mod camera_node;

@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use anyhow::anyhow;
 use heptaview_io::replay::{ReplayOptions, Speed};
 use heptaview_io::sinks::rerun::RerunTarget;
-use heptaview_perception::config::KeyframeMode;
 use heptaview_perception::config::PipelineConfig;
 
 use crate::Failure;
+use heptaview_models::units::Positive;
+
+use crate::args::KeyframesArg;
 use crate::session::{Plan, run_plan};
 
 #[derive(Debug, clap::Args)]
@@ -53,19 +55,19 @@ pub struct Args {
     cameras: Option<Vec<String>>,
     /// `auto`: detect only frames that changed (or every 500 ms); `off`:
     /// every frame [default: auto, or the configuration's].
-    #[arg(long, value_parser = ["auto", "off"])]
-    keyframes: Option<String>,
+    #[arg(long, value_enum)]
+    keyframes: Option<KeyframesArg>,
     /// Detector calls per second of stream time, all cameras together.
-    #[arg(long, value_name = "CALLS_PER_S", value_parser = positive)]
-    budget: Option<f64>,
+    #[arg(long, value_name = "CALLS_PER_S")]
+    budget: Option<Positive>,
     /// Rerun output: `off`, `save:PATH.rrd`, `spawn` (a new viewer), or
     /// `connect[:URL]` (a running viewer; default rerun+http://127.0.0.1:9876/proxy).
     #[arg(long, default_value = "off", value_name = "TARGET")]
     rerun: RerunTarget,
     /// Most images per camera per second of sensor time sent to Rerun (for
     /// long runs: the viewer keeps images in memory) [default: every image].
-    #[arg(long, value_name = "HZ", value_parser = positive)]
-    rerun_image_rate: Option<f64>,
+    #[arg(long, value_name = "HZ")]
+    rerun_image_rate: Option<Positive>,
     /// Write the JSON run report here.
     #[arg(long, value_name = "PATH")]
     report: Option<PathBuf>,
@@ -82,13 +84,6 @@ pub struct Args {
     /// all); flags given here override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-}
-
-pub fn positive(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(value) if value.is_finite() && value > 0.0 => Ok(value),
-        _ => Err(format!("`{text}` is not a positive number")),
-    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -109,12 +104,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         Some(path) => PipelineConfig::load(path).map_err(Failure::from)?,
         None => PipelineConfig::default(),
     };
-    if let Some(keyframes) = &args.keyframes {
-        config.compress.keyframes = if keyframes == "off" {
-            KeyframeMode::Off
-        } else {
-            KeyframeMode::Auto
-        };
+    if let Some(keyframes) = args.keyframes {
+        config.compress.keyframes = keyframes.into();
     }
     if args.budget.is_some() {
         config.compress.budget_calls_per_s = args.budget;

@@ -2,31 +2,27 @@
 //! another: the families the fusion stage also uses, so that a "truck" box on
 //! a pickup annotated REGULAR_VEHICLE is a hit, as it is for the planner.
 
-use heptaview_perception::fusion::associate::family;
-
-/// The families evaluated, in report order.
-pub const FAMILIES: [&str; 3] = ["person", "two_wheeler", "vehicle"];
+use heptaview_models::classes::Family;
 
 /// The family of an Argoverse 2 annotation category; `None` for categories
 /// the detector has no class for (bollards, signs, cones, ...).
-pub fn family_of_category(category: &str) -> Option<&'static str> {
+pub fn family_of_category(category: &str) -> Option<Family> {
     match category {
-        "PEDESTRIAN" | "OFFICIAL_SIGNALER" => Some("person"),
+        "PEDESTRIAN" | "OFFICIAL_SIGNALER" => Some(Family::Person),
         "BICYCLE" | "BICYCLIST" | "MOTORCYCLE" | "MOTORCYCLIST" | "WHEELED_RIDER" => {
-            Some("two_wheeler")
+            Some(Family::TwoWheeler)
         }
         "REGULAR_VEHICLE" | "LARGE_VEHICLE" | "BUS" | "BOX_TRUCK" | "TRUCK" | "TRUCK_CAB"
         | "VEHICULAR_TRAILER" | "SCHOOL_BUS" | "ARTICULATED_BUS" | "RAILED_VEHICLE" => {
-            Some("vehicle")
+            Some(Family::Vehicle)
         }
         _ => None,
     }
 }
 
 /// The family of a detector class, when it is one that is evaluated.
-pub fn family_of_class(class: &str) -> Option<&'static str> {
-    let family = family(class);
-    FAMILIES.into_iter().find(|f| *f == family)
+pub fn family_of_class(class: &str) -> Option<Family> {
+    Family::of_label(class)
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ use heptaview_datasets::av2::Cuboid;
 use serde::{Deserialize, Serialize};
 
 use crate::boxes::{ImageBox, height, intersection, iou};
+use heptaview_models::classes::Family;
+
 use crate::classes::{family_of_category, family_of_class};
 use heptaview_perception::types::Detection;
 
@@ -63,7 +65,7 @@ fn ratio(part: u64, whole: u64) -> Option<f64> {
 /// A ground-truth object as one camera sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExpectedBox {
-    pub family: &'static str,
+    pub family: Family,
     pub image_box: ImageBox,
     /// Too small, cut by the camera's field of view behind it, or occluded:
     /// a detection on it is neither a hit nor a false detection.
@@ -141,11 +143,8 @@ pub fn expected_boxes(camera: &RigCamera, cuboids: &[Cuboid]) -> Vec<ExpectedBox
 }
 
 /// Greedy matching, best overlap first, within a family: tallies per family.
-pub fn match_frame(
-    expected: &[ExpectedBox],
-    detections: &[Detection],
-) -> BTreeMap<&'static str, Tally> {
-    let detected: Vec<(&'static str, ImageBox)> = detections
+pub fn match_frame(expected: &[ExpectedBox], detections: &[Detection]) -> BTreeMap<Family, Tally> {
+    let detected: Vec<(Family, ImageBox)> = detections
         .iter()
         .filter_map(|d| {
             let family = family_of_class(&d.detection.class)?;
@@ -174,7 +173,7 @@ pub fn match_frame(
     });
     let mut expected_taken = vec![false; expected.len()];
     let mut detection_taken = vec![false; detected.len()];
-    let mut tallies: BTreeMap<&'static str, Tally> = BTreeMap::new();
+    let mut tallies: BTreeMap<Family, Tally> = BTreeMap::new();
     for (_, e, d) in pairs {
         if expected_taken[e] || detection_taken[d] {
             continue;
@@ -201,9 +200,9 @@ pub fn match_frame(
             *found && exp.family == *family && iou(&exp.image_box, b) >= MATCH_IOU
         });
         if on_found_object {
-            tallies.entry(family).or_default().duplicates += 1;
+            tallies.entry(*family).or_default().duplicates += 1;
         } else {
-            tallies.entry(family).or_default().false_positives += 1;
+            tallies.entry(*family).or_default().false_positives += 1;
         }
     }
     tallies
@@ -213,15 +212,15 @@ pub fn match_frame(
 #[derive(Debug, Clone, Default)]
 pub struct DetectionTallies {
     pub frames: u64,
-    pub by_family: BTreeMap<&'static str, Tally>,
+    pub by_family: BTreeMap<Family, Tally>,
     pub by_camera: BTreeMap<String, Tally>,
 }
 
 impl DetectionTallies {
-    pub fn add_frame(&mut self, camera: &str, tallies: &BTreeMap<&'static str, Tally>) {
+    pub fn add_frame(&mut self, camera: &str, tallies: &BTreeMap<Family, Tally>) {
         self.frames += 1;
         for (family, tally) in tallies {
-            self.by_family.entry(family).or_default().add(*tally);
+            self.by_family.entry(*family).or_default().add(*tally);
             self.by_camera
                 .entry(camera.to_owned())
                 .or_default()
@@ -287,7 +286,10 @@ mod tests {
         let cone = cuboid("CONSTRUCTION_CONE", 10.0, 2.0, (0.4, 0.4, 0.7));
         let expected = expected_boxes(camera, &[car.clone(), hidden, far, cone]);
         assert_eq!(expected.len(), 3, "{expected:?}");
-        let car_box = expected.iter().find(|e| e.family == "vehicle").unwrap();
+        let car_box = expected
+            .iter()
+            .find(|e| e.family == Family::Vehicle)
+            .unwrap();
         assert!(!car_box.ignored);
         // The box spans the projections of the cuboid's corners.
         for corner in car.corners_ego() {
@@ -301,7 +303,7 @@ mod tests {
         assert!(
             expected
                 .iter()
-                .filter(|e| e.family == "person")
+                .filter(|e| e.family == Family::Person)
                 .all(|e| e.ignored)
         );
 
@@ -319,7 +321,7 @@ mod tests {
                 detection("traffic light", [100.0, 10.0, 120.0, 80.0]),
             ],
         );
-        let vehicle = tallies["vehicle"];
+        let vehicle = tallies[&Family::Vehicle];
         assert_eq!(
             (
                 vehicle.true_positives,
@@ -329,14 +331,15 @@ mod tests {
             ),
             (1, 0, 0, 1)
         );
-        assert_eq!(tallies["person"].false_positives, 1);
+        assert_eq!(tallies[&Family::Person].false_positives, 1);
         assert_eq!(
-            tallies["person"].false_negatives, 0,
+            tallies[&Family::Person].false_negatives,
+            0,
             "the hidden and the far person are not missed"
         );
 
         let missed = match_frame(&expected, &[]);
-        assert_eq!(missed["vehicle"].false_negatives, 1);
-        assert_eq!(missed["vehicle"].recall(), Some(0.0));
+        assert_eq!(missed[&Family::Vehicle].false_negatives, 1);
+        assert_eq!(missed[&Family::Vehicle].recall(), Some(0.0));
     }
 }

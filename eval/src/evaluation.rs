@@ -157,7 +157,7 @@ impl Evaluator {
                 .detection
                 .by_family
                 .iter()
-                .map(|(family, tally)| ((*family).to_owned(), (*tally).into()))
+                .map(|(family, tally)| (family.name().to_owned(), (*tally).into()))
                 .collect(),
             by_camera: self
                 .detection

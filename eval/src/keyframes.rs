@@ -5,11 +5,13 @@
 use std::collections::BTreeMap;
 
 use crate::boxes::{ImageBox, height, iou};
+use heptaview_models::classes::Family;
+
 use crate::classes::family_of_class;
 use crate::detection::{MATCH_IOU, MIN_HEIGHT_PX};
 use heptaview_perception::types::{FrameSet, SlotStatus};
 
-type Boxes = Vec<(&'static str, ImageBox)>;
+type Boxes = Vec<(Family, ImageBox)>;
 
 /// The detections that hold for each camera image of a run.
 #[derive(Debug, Clone, Default)]

@@ -13,7 +13,7 @@ pub mod merge;
 pub mod position;
 pub mod report;
 
-pub use classes::{FAMILIES, family_of_category, family_of_class};
+pub use classes::{family_of_category, family_of_class};
 pub use evaluation::{
     BevError, DetectionEvaluation, Evaluation, Evaluator, HEADLINE_RANGE_M, Scores,
 };

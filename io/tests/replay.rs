@@ -155,7 +155,7 @@ fn latest_backpressure_still_accounts_for_every_frame() {
     let log = small_log(dir.path(), 1.0);
     let mut options = options(KeyframeMode::Off);
     options.config.backpressure = Backpressure::Latest;
-    options.config.queue_capacity = 1;
+    options.config.queue_capacity = std::num::NonZeroUsize::MIN;
     let (report, _) = run(&log, &options);
     assert_balanced(&report);
     assert_eq!(report.frames.input, 70);

@@ -5,11 +5,12 @@
 use opencv::core::Mat;
 use serde::Serialize;
 
+use crate::classes::ObjectClass;
 use crate::classifier::{Classifier, LabelScore};
 use crate::detector::Detection;
 use crate::error::ModelError;
 use crate::preprocess::crop_rect;
-use crate::taxonomy::{VEHICLE_CLASSES, VehicleSubtype};
+use crate::taxonomy::VehicleSubtype;
 use crate::traffic_light::{LightState, light_state};
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
@@ -39,7 +40,9 @@ pub fn attributes<D: AsRef<Detection>>(
     let vehicles: Vec<usize> = detections
         .iter()
         .enumerate()
-        .filter(|(_, d)| VEHICLE_CLASSES.contains(&d.as_ref().class.as_str()))
+        .filter(|(_, d)| {
+            ObjectClass::from_label(&d.as_ref().class).is_some_and(ObjectClass::has_subtype)
+        })
         .map(|(i, _)| i)
         .collect();
     let boxes: Vec<[f32; 4]> = vehicles
@@ -61,7 +64,7 @@ pub fn attributes<D: AsRef<Detection>>(
         }
     }
     for (i, detection) in detections.iter().map(AsRef::as_ref).enumerate() {
-        if detection.class == "traffic light" {
+        if ObjectClass::from_label(&detection.class) == Some(ObjectClass::TrafficLight) {
             let state = match crop_rect(image, in_image(detection)) {
                 Some(rect) => light_state(&Mat::roi(image, rect)?)?,
                 None => LightState::Unknown,

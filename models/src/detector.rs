@@ -9,32 +9,21 @@ use opencv::prelude::*;
 use ort::value::TensorRef;
 use serde::{Deserialize, Serialize};
 
+use crate::classes::ObjectClass;
 use crate::decode::{Candidate, decode_nanodet_level, decode_yolov8, nms_per_class};
 use crate::error::ModelError;
 use crate::manifest::{DecoderKind, Manifest, OutputRole, Task, shipped_models_dir};
 use crate::preprocess::{Letterbox, Preprocessor};
 use crate::session::{ModelSession, SessionConfig};
-
-/// COCO classes that matter for driving: the detector's default filter.
-pub const DRIVING_CLASSES: [&str; 9] = [
-    "person",
-    "bicycle",
-    "car",
-    "motorcycle",
-    "bus",
-    "train",
-    "truck",
-    "traffic light",
-    "stop sign",
-];
+use crate::units::UnitInterval;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DetectorConfig {
     /// Candidates below this score are dropped before NMS.
-    pub score_threshold: f32,
+    pub score_threshold: UnitInterval,
     /// Same-class boxes overlapping more than this are suppressed.
-    pub nms_iou: f32,
+    pub nms_iou: UnitInterval,
     pub max_detections: usize,
     /// Class names to keep; empty keeps every class of the model.
     pub classes: Vec<String>,
@@ -43,10 +32,13 @@ pub struct DetectorConfig {
 impl Default for DetectorConfig {
     fn default() -> Self {
         Self {
-            score_threshold: 0.35,
-            nms_iou: 0.5,
+            score_threshold: UnitInterval::of(0.35),
+            nms_iou: UnitInterval::of(0.5),
             max_detections: 100,
-            classes: DRIVING_CLASSES.iter().map(|c| (*c).to_owned()).collect(),
+            classes: ObjectClass::ALL
+                .iter()
+                .map(|c| c.label().to_owned())
+                .collect(),
         }
     }
 }
@@ -201,7 +193,7 @@ impl Detector {
                         *bins,
                         level.stride,
                         level.grid,
-                        threshold,
+                        threshold.get(),
                         &is_allowed,
                         candidates,
                     );
@@ -209,14 +201,20 @@ impl Detector {
             }
             Heads::Yolov8 { predictions } => {
                 for name in predictions {
-                    decode_yolov8(output(name)?, classes, threshold, &is_allowed, candidates);
+                    decode_yolov8(
+                        output(name)?,
+                        classes,
+                        threshold.get(),
+                        &is_allowed,
+                        candidates,
+                    );
                 }
             }
         }
         drop(outputs);
         let kept = nms_per_class(
             std::mem::take(&mut self.candidates),
-            self.config.nms_iou,
+            self.config.nms_iou.get(),
             self.config.max_detections,
         );
         let detections = self.to_source(&kept, &letterbox);

@@ -6,6 +6,7 @@
 //! session is checked against before first use.
 
 pub mod attributes;
+pub mod classes;
 pub mod classifier;
 mod decode;
 pub mod detector;
@@ -16,6 +17,7 @@ pub mod runtime;
 pub mod session;
 pub mod taxonomy;
 pub mod traffic_light;
+pub mod units;
 
 pub use error::ModelError;
 pub use runtime::{OnnxRuntime, onnxruntime};

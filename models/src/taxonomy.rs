@@ -80,9 +80,6 @@ const SUBTYPE_CLASSES: &[(VehicleSubtype, &[&str])] = &[
     ),
 ];
 
-/// COCO detection classes whose crops get a vehicle subtype.
-pub const VEHICLE_CLASSES: [&str; 5] = ["car", "truck", "bus", "motorcycle", "bicycle"];
-
 /// For each ImageNet class id, its subtype (if any), built from the label file.
 #[derive(Debug, Clone)]
 pub struct Taxonomy {

@@ -254,7 +254,7 @@ role = "predictions"
     )
     .unwrap();
     let config = DetectorConfig {
-        score_threshold: 0.3,
+        score_threshold: heptaview_models::units::UnitInterval::new(0.3).unwrap(),
         classes: Vec::new(),
         ..DetectorConfig::default()
     };

@@ -88,7 +88,7 @@ fn session() -> SessionConfig {
 
 fn compare(threshold: f32, all_classes: bool) -> usize {
     let config = DetectorConfig {
-        score_threshold: threshold,
+        score_threshold: heptaview_models::units::UnitInterval::new(threshold).unwrap(),
         classes: if all_classes {
             Vec::new()
         } else {

@@ -102,7 +102,7 @@ pub fn run_pipeline(
         .collect::<Result<Vec<_>, _>>()?;
 
     // Edges named after the stages they join.
-    let capacity = config.queue_capacity;
+    let capacity = config.queue_capacity.get();
     let policy = config.backpressure;
     let names: Vec<&str> = std::iter::once("source")
         .chain(std::iter::once(synchroniser.name()))

@@ -2,10 +2,12 @@
 //! stage, read from TOML once (`heptaview config --print-default` prints the
 //! commented defaults).
 
+use std::num::NonZeroUsize;
 use std::path::Path;
 
 use heptaview_models::SessionConfig;
 use heptaview_models::detector::DetectorConfig;
+use heptaview_models::units::{NonNegative, Positive};
 use heptaview_runtime::edge::Backpressure;
 use serde::{Deserialize, Serialize};
 
@@ -40,8 +42,8 @@ pub struct SyncConfig {
     pub phase: PhaseSource,
     /// Frames within this of a set's cycle time join it. `None`: a quarter
     /// of the trigger cycle, or [`crate::stages::sync::UNTIMED_TOLERANCE_MS`] without phases.
-    pub tolerance_ms: Option<f64>,
-    pub max_wait_ms: f64,
+    pub tolerance_ms: Option<NonNegative>,
+    pub max_wait_ms: Positive,
     pub clock: SyncClock,
 }
 
@@ -50,7 +52,7 @@ impl Default for SyncConfig {
         Self {
             phase: PhaseSource::Auto,
             tolerance_ms: None,
-            max_wait_ms: 50.0,
+            max_wait_ms: Positive::of(50.0),
             clock: SyncClock::Stream,
         }
     }
@@ -72,18 +74,18 @@ pub struct CompressConfig {
     pub keyframes: KeyframeMode,
     /// Mean absolute difference (grey levels, 0..255) of the 32x24 thumbnail
     /// that makes a frame a key frame.
-    pub change_threshold: f64,
+    pub change_threshold: NonNegative,
     /// A camera's frames closer than this to its last key frame are not key
     /// frames: their detections are propagated from the key frame.
-    pub min_interval_ms: f64,
+    pub min_interval_ms: NonNegative,
     /// The same for cameras looking backwards (more than 120° from ahead):
     /// there objects drift slowly across the image, so propagation holds
     /// longer, and what they see matters less for the decision.
-    pub min_interval_rear_ms: f64,
+    pub min_interval_rear_ms: NonNegative,
     /// A camera gets a key frame at least this often.
-    pub max_interval_ms: f64,
+    pub max_interval_ms: Positive,
     /// Detector calls per second of stream time, all cameras together.
-    pub budget_calls_per_s: Option<f64>,
+    pub budget_calls_per_s: Option<Positive>,
     /// Width of the detector input: key frames are decoded no smaller. Set
     /// from the detector model when the models load, so not in the file.
     #[serde(skip)]
@@ -94,10 +96,10 @@ impl Default for CompressConfig {
     fn default() -> Self {
         Self {
             keyframes: KeyframeMode::Auto,
-            change_threshold: 3.0,
-            min_interval_ms: 100.0,
-            min_interval_rear_ms: 200.0,
-            max_interval_ms: 500.0,
+            change_threshold: NonNegative::of(3.0),
+            min_interval_ms: NonNegative::of(100.0),
+            min_interval_rear_ms: NonNegative::of(200.0),
+            max_interval_ms: Positive::of(500.0),
             budget_calls_per_s: None,
             detector_width: 416,
         }
@@ -109,23 +111,23 @@ impl Default for CompressConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct TrackerConfig {
     /// Random acceleration of the motion model, m/s².
-    pub acceleration_sigma: f64,
+    pub acceleration_sigma: Positive,
     /// Squared Mahalanobis distance gate (chi² with 2 dof: 9.21 is 99%).
-    pub gate_chi2: f64,
+    pub gate_chi2: Positive,
     /// Updates needed before a track is reported.
     pub confirm_hits: u32,
     /// A track unseen (when it could have been seen) this long is deleted.
-    pub max_unseen_s: f64,
+    pub max_unseen_s: Positive,
 }
 
 impl Default for TrackerConfig {
     fn default() -> Self {
         Self {
             // Cars brake at up to 6-8 m/s²: the filter must follow that.
-            acceleration_sigma: 6.0,
-            gate_chi2: 9.21,
+            acceleration_sigma: Positive::of(6.0),
+            gate_chi2: Positive::of(9.21),
             confirm_hits: 2,
-            max_unseen_s: 1.0,
+            max_unseen_s: Positive::of(1.0),
         }
     }
 }
@@ -135,43 +137,43 @@ impl Default for TrackerConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct PlannerConfig {
     /// Cruising speed with a clear road, m/s.
-    pub cruise_speed_mps: f64,
+    pub cruise_speed_mps: NonNegative,
     /// Half the width of the drive corridor, m (half a lane plus a margin).
-    pub corridor_half_width_m: f64,
+    pub corridor_half_width_m: Positive,
     /// People this much beside the corridor, moving towards it, are yielded to.
-    pub approach_margin_m: f64,
+    pub approach_margin_m: NonNegative,
     /// Look-ahead: at least this far...
-    pub min_look_ahead_m: f64,
+    pub min_look_ahead_m: Positive,
     /// ...or this many seconds of driving at the current speed.
-    pub look_ahead_s: f64,
+    pub look_ahead_s: NonNegative,
     /// Front bumper, metres ahead of the ego origin (rear axle).
-    pub front_offset_m: f64,
+    pub front_offset_m: NonNegative,
     /// Below this time to collision: emergency braking.
-    pub emergency_ttc_s: f64,
+    pub emergency_ttc_s: NonNegative,
     /// Below this time to collision: stop.
-    pub stop_ttc_s: f64,
+    pub stop_ttc_s: NonNegative,
     /// A person in the corridor closer than this: stop (else yield).
-    pub person_stop_gap_m: f64,
+    pub person_stop_gap_m: NonNegative,
     /// A milder action must hold this long before the decision eases off.
-    pub hold_s: f64,
+    pub hold_s: NonNegative,
     /// Ego speed assumed when the input has no poses, m/s.
-    pub default_speed_mps: f64,
+    pub default_speed_mps: NonNegative,
 }
 
 impl Default for PlannerConfig {
     fn default() -> Self {
         Self {
-            cruise_speed_mps: 13.9,
-            corridor_half_width_m: 2.0,
-            approach_margin_m: 3.0,
-            min_look_ahead_m: 25.0,
-            look_ahead_s: 4.0,
-            front_offset_m: 3.9,
-            emergency_ttc_s: 1.5,
-            stop_ttc_s: 3.0,
-            person_stop_gap_m: 15.0,
-            hold_s: 0.6,
-            default_speed_mps: 10.0,
+            cruise_speed_mps: NonNegative::of(13.9),
+            corridor_half_width_m: Positive::of(2.0),
+            approach_margin_m: NonNegative::of(3.0),
+            min_look_ahead_m: Positive::of(25.0),
+            look_ahead_s: NonNegative::of(4.0),
+            front_offset_m: NonNegative::of(3.9),
+            emergency_ttc_s: NonNegative::of(1.5),
+            stop_ttc_s: NonNegative::of(3.0),
+            person_stop_gap_m: NonNegative::of(15.0),
+            hold_s: NonNegative::of(0.6),
+            default_speed_mps: NonNegative::of(10.0),
         }
     }
 }
@@ -182,7 +184,7 @@ impl Default for PlannerConfig {
 pub struct RerunConfig {
     /// Most images logged per camera per second of sensor time (boxes,
     /// tracks and decisions are always logged); `None`: every image.
-    pub max_images_per_s: Option<f64>,
+    pub max_images_per_s: Option<Positive>,
 }
 
 /// Every stage parameter, one section per stage.
@@ -196,10 +198,10 @@ pub struct PipelineConfig {
     pub planner: PlannerConfig,
     pub session: SessionConfig,
     /// Detector workers, each with its own session.
-    pub detector_workers: usize,
+    pub detector_workers: NonZeroUsize,
     pub classify: bool,
     /// Items each queue between stages holds.
-    pub queue_capacity: usize,
+    pub queue_capacity: NonZeroUsize,
     pub backpressure: Backpressure,
     pub rerun: RerunConfig,
 }
@@ -212,93 +214,38 @@ impl PipelineConfig {
     pub fn load(path: &Path) -> Result<Self, PipelineError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| PipelineError::Config(format!("cannot read {}: {e}", path.display())))?;
-        let config: Self = toml::from_str(&text).map_err(|e| {
+        // Every number is checked as it is read (heptaview_models::units): a
+        // bad one is refused here, at its line.
+        toml::from_str(&text).map_err(|e| {
             let place = e.span().map_or(String::new(), |span| {
                 let before = &text[..span.start.min(text.len())];
                 let line = before.matches('\n').count() + 1;
                 let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-                format!(" (line {line}, column {column})")
+                let key = key_at(&text, span.start).map_or(String::new(), |k| format!(", `{k}`"));
+                format!(" (line {line}, column {column}{key})")
             });
             PipelineError::Config(format!("{}{place}: {}", path.display(), e.message().trim()))
-        })?;
-        config
-            .validate()
-            .map_err(|why| PipelineError::Config(format!("{}: {why}", path.display())))?;
-        Ok(config)
+        })
     }
+}
 
-    /// Values that no stage can work with: rates and limits that are not
-    /// positive, and anything not finite.
-    pub fn validate(&self) -> Result<(), String> {
-        let positive = [
-            ("sync.max_wait_ms", self.sync.max_wait_ms),
-            ("compress.max_interval_ms", self.compress.max_interval_ms),
-            (
-                "tracker.acceleration_sigma",
-                self.tracker.acceleration_sigma,
-            ),
-            ("tracker.gate_chi2", self.tracker.gate_chi2),
-            ("tracker.max_unseen_s", self.tracker.max_unseen_s),
-            (
-                "planner.corridor_half_width_m",
-                self.planner.corridor_half_width_m,
-            ),
-            ("planner.min_look_ahead_m", self.planner.min_look_ahead_m),
-        ];
-        let optional_non_negative = [("sync.tolerance_ms", self.sync.tolerance_ms)];
-        let optional_positive = [
-            (
-                "compress.budget_calls_per_s",
-                self.compress.budget_calls_per_s,
-            ),
-            ("rerun.max_images_per_s", self.rerun.max_images_per_s),
-        ];
-        let non_negative = [
-            ("compress.change_threshold", self.compress.change_threshold),
-            ("compress.min_interval_ms", self.compress.min_interval_ms),
-            (
-                "compress.min_interval_rear_ms",
-                self.compress.min_interval_rear_ms,
-            ),
-            ("planner.cruise_speed_mps", self.planner.cruise_speed_mps),
-            ("planner.approach_margin_m", self.planner.approach_margin_m),
-            ("planner.look_ahead_s", self.planner.look_ahead_s),
-            ("planner.front_offset_m", self.planner.front_offset_m),
-            ("planner.emergency_ttc_s", self.planner.emergency_ttc_s),
-            ("planner.stop_ttc_s", self.planner.stop_ttc_s),
-            ("planner.person_stop_gap_m", self.planner.person_stop_gap_m),
-            ("planner.hold_s", self.planner.hold_s),
-            ("planner.default_speed_mps", self.planner.default_speed_mps),
-        ];
-        let set_optional = optional_positive
-            .into_iter()
-            .filter_map(|(name, value)| Some((name, value?)));
-        for (name, value) in positive.into_iter().chain(set_optional) {
-            if !(value.is_finite() && value > 0.0) {
-                return Err(format!("`{name}` must be a positive number, not {value}"));
-            }
-        }
-        let set_optional_non_negative = optional_non_negative
-            .into_iter()
-            .filter_map(|(name, value)| Some((name, value?)));
-        for (name, value) in non_negative.into_iter().chain(set_optional_non_negative) {
-            if !(value.is_finite() && value >= 0.0) {
-                return Err(format!("`{name}` must be zero or more, not {value}"));
-            }
-        }
-        for (name, value) in [
-            ("detector.score_threshold", self.detector.score_threshold),
-            ("detector.nms_iou", self.detector.nms_iou),
-        ] {
-            if !(0.0..=1.0).contains(&value) {
-                return Err(format!("`{name}` must be between 0 and 1, not {value}"));
-            }
-        }
-        if self.queue_capacity == 0 || self.detector_workers == 0 {
-            return Err("`queue_capacity` and `detector_workers` must be at least 1".to_owned());
-        }
-        Ok(())
-    }
+/// The dotted key (`planner.cruise_speed_mps`) whose value is at `offset`
+/// of a TOML text: the line's key under the last `[section]` above it.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text.get(line_start..)?.lines().next()?;
+    let key = line.split_once('=')?.0.trim();
+    let section = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim());
+    Some(match section {
+        Some(section) => format!("{section}.{key}"),
+        None => key.to_owned(),
+    })
 }
 
 impl Default for PipelineConfig {
@@ -310,9 +257,9 @@ impl Default for PipelineConfig {
             tracker: TrackerConfig::default(),
             planner: PlannerConfig::default(),
             session: SessionConfig::default(),
-            detector_workers: 1,
+            detector_workers: NonZeroUsize::MIN,
             classify: true,
-            queue_capacity: 4,
+            queue_capacity: NonZeroUsize::new(4).unwrap_or(NonZeroUsize::MIN),
             backpressure: Backpressure::Lossless,
             rerun: RerunConfig::default(),
         }
@@ -369,7 +316,7 @@ mod config_tests {
             "[planner]\ncruise_speed_mps = 8.0\n[session]\nexecution_providers = [\"cpu\"]\n",
         )
         .unwrap();
-        assert_eq!(partial.planner.cruise_speed_mps, 8.0);
+        assert_eq!(partial.planner.cruise_speed_mps.get(), 8.0);
         assert_eq!(partial.planner.hold_s, PlannerConfig::default().hold_s);
         assert_eq!(partial.session, SessionConfig::default());
 

@@ -27,12 +27,11 @@ use super::rerun_layout::{
     CAMERA_STATUS_PATH, DECISION_PATH, METRICS_PATH, WORLD_PATH, blueprint, camera_path,
 };
 use heptaview_eval::report::RerunCounts;
+use heptaview_models::classes::{ClassSize, Family, typical_size};
 use heptaview_perception::PipelineError;
 use heptaview_perception::chain::Progress;
 use heptaview_perception::config::PlannerConfig;
 use heptaview_perception::config::RerunConfig;
-use heptaview_perception::fusion::associate::family;
-use heptaview_perception::fusion::ground::{ClassSize, typical_size};
 use heptaview_perception::planning::name;
 use heptaview_perception::types::{Action, FrameSet, SlotStatus, Track};
 
@@ -141,8 +140,7 @@ impl RerunSink {
         };
         let min_image_interval_ns = config
             .max_images_per_s
-            .filter(|rate| *rate > 0.0)
-            .map(|rate| (1e9 / rate) as u64);
+            .map(|rate| (1e9 / rate.get()) as u64);
         let mut sink = Self {
             stream,
             cameras: rig.cameras().to_vec(),
@@ -457,9 +455,9 @@ impl RerunSink {
 
     /// The drive corridor the planner looked along, coloured by its decision.
     fn log_corridor(&self, look_ahead_m: f64, action: Action) -> rerun::RecordingStreamResult<()> {
-        let front = self.planner.front_offset_m as f32;
+        let front = self.planner.front_offset_m.get() as f32;
         let end = front + look_ahead_m as f32;
-        let half = self.planner.corridor_half_width_m as f32;
+        let half = self.planner.corridor_half_width_m.get() as f32;
         let color = match action {
             Action::Cruise => rerun::Color::from_rgb(60, 200, 60),
             Action::Follow => rerun::Color::from_rgb(200, 200, 60),
@@ -535,10 +533,10 @@ fn drawn_size(class: &str) -> ClassSize {
 }
 
 fn family_color(class: &str) -> rerun::Color {
-    match family(class) {
-        "person" => rerun::Color::from_rgb(255, 80, 80),
-        "two_wheeler" => rerun::Color::from_rgb(255, 170, 0),
-        "vehicle" => rerun::Color::from_rgb(0, 200, 255),
-        _ => rerun::Color::from_rgb(200, 200, 200),
+    match Family::of_label(class) {
+        Some(Family::Person) => rerun::Color::from_rgb(255, 80, 80),
+        Some(Family::TwoWheeler) => rerun::Color::from_rgb(255, 170, 0),
+        Some(Family::Vehicle) => rerun::Color::from_rgb(0, 200, 255),
+        None => rerun::Color::from_rgb(200, 200, 200),
     }
 }

@@ -1,19 +1,11 @@
 //! Cross-camera association: observations of one object by cameras whose
 //! fields of view overlap become one fused object.
 
+use heptaview_models::classes::same_object_kind;
 use nalgebra::Point2;
 
 use super::ground::GroundObservation;
 use crate::types::FusedObject;
-
-/// Classes the detector confuses with one another fuse (and track) together.
-pub fn family(class: &str) -> &str {
-    match class {
-        "car" | "truck" | "bus" | "train" => "vehicle",
-        "bicycle" | "motorcycle" => "two_wheeler",
-        other => other,
-    }
-}
 
 /// Two boxes of one camera this close on the ground are one object.
 const SAME_OBJECT_M: f64 = 1.5;
@@ -36,7 +28,7 @@ pub fn fuse(mut observations: Vec<GroundObservation>) -> Vec<FusedObject> {
     for observation in observations {
         let candidate = fused
             .iter_mut()
-            .filter(|(object, _)| family(&object.class) == family(&observation.class))
+            .filter(|(object, _)| same_object_kind(&object.class, &observation.class))
             .map(|entry| {
                 let distance = (entry.0.position - observation.position).norm();
                 (distance, entry)

@@ -7,6 +7,7 @@
 //! and the box's height in pixels give the range instead.
 
 use heptaview_calibration::RigCamera;
+use heptaview_models::classes::{ObjectClass, typical_size};
 use heptaview_models::taxonomy::VehicleSubtype;
 use nalgebra::{Point2, Vector2};
 use serde::Serialize;
@@ -46,42 +47,6 @@ pub struct GroundObservation {
     /// position is of a part of the object only, perhaps beside it. (A box
     /// cut by both sides is an object filling the view: surely there.)
     pub cut_one_side: bool,
-}
-
-/// Typical size of an object of a COCO driving class, metres.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ClassSize {
-    pub length_m: f64,
-    pub width_m: f64,
-    pub height_m: f64,
-}
-
-/// Typical sizes of the COCO driving classes: the height gives the range when
-/// the ground contact is not seen, the length how far a box cut by the
-/// image's side may be off the object's centre; the viewer draws tracks at it.
-pub fn typical_size(class: &str) -> Option<ClassSize> {
-    let (length_m, width_m, height_m) = match class {
-        "person" => (0.6, 0.6, 1.7),
-        "bicycle" => (1.8, 0.6, 1.1),
-        "motorcycle" => (1.8, 0.6, 1.3),
-        "car" => (4.6, 1.85, 1.5),
-        "bus" => (12.0, 2.55, 3.2),
-        "truck" => (7.0, 2.4, 3.0),
-        "train" => (12.0, 2.55, 3.8),
-        "traffic light" => (0.6, 0.4, 0.9),
-        "stop sign" => (0.6, 0.1, 0.75),
-        _ => return None,
-    };
-    Some(ClassSize {
-        length_m,
-        width_m,
-        height_m,
-    })
-}
-
-/// Typical heights (m) of COCO driving classes, for the known-height fallback.
-pub fn typical_height_m(class: &str) -> Option<f64> {
-    typical_size(class).map(|size| size.height_m)
 }
 
 /// A box edge this close to the image border (a share of the image width)
@@ -127,7 +92,8 @@ pub fn observe(
 
     let contact = Point2::new(f64::from(x1 + x2) / 2.0, f64::from(y2));
     // Signs and lights hang above the road: their box's bottom is not on it.
-    let stands_on_road = !matches!(class.as_str(), "traffic light" | "stop sign");
+    let stands_on_road =
+        !ObjectClass::from_label(&class).is_some_and(ObjectClass::is_traffic_control);
     let on_ground = (!cut_bottom && stands_on_road)
         .then(|| camera.pixel_to_ground(&contact))
         .flatten();
@@ -151,7 +117,7 @@ pub fn observe(
         });
     }
 
-    let object_height = typical_height_m(&detection.detection.class)?;
+    let object_height = typical_size(&detection.detection.class)?.height_m;
     let box_height = f64::from(y2 - y1);
     if box_height < 1.0 {
         return None;

@@ -7,10 +7,10 @@
 
 use nalgebra::{Isometry3, Matrix2, Matrix2x4, Matrix4, Point2, Point3, Vector2, Vector4};
 
-use super::associate::family;
 use crate::config::TrackerConfig;
 use crate::types::FusedObject;
 use crate::types::{CameraId, Track};
+use heptaview_models::classes::same_object_kind;
 
 #[derive(Debug, Clone)]
 struct Filter {
@@ -131,7 +131,7 @@ impl Tracker {
         view: &dyn Fn(CameraId) -> CameraView,
     ) -> Vec<Track> {
         for filter in &mut self.filters {
-            filter.predict(t_ns, self.config.acceleration_sigma);
+            filter.predict(t_ns, self.config.acceleration_sigma.get());
         }
         let world: Vec<Point2<f64>> = objects
             .iter()
@@ -142,11 +142,11 @@ impl Tracker {
         let mut pairs = Vec::new();
         for (f, filter) in self.filters.iter().enumerate() {
             for (o, object) in objects.iter().enumerate() {
-                if family(&filter.class) != family(&object.class) {
+                if !same_object_kind(&filter.class, &object.class) {
                     continue;
                 }
                 let d2 = filter.mahalanobis2(&world[o], object.sigma_m);
-                if d2 <= self.config.gate_chi2 {
+                if d2 <= self.config.gate_chi2.get() {
                     pairs.push((d2, f, o));
                 }
             }
@@ -211,7 +211,7 @@ impl Tracker {
         // without finding it, the time since the last look counts, non-key
         // frames in between included (their detections were not looked for);
         // time in which its cameras were absent does not.
-        let max_unseen_ns = (self.config.max_unseen_s * 1e9) as u64;
+        let max_unseen_ns = (self.config.max_unseen_s.get() * 1e9) as u64;
         let confirm = self.config.confirm_hits;
         self.filters.retain_mut(|filter| {
             if filter.updated_ns == t_ns {
@@ -444,7 +444,7 @@ mod tests {
         let died_ms = died_ms.expect("the track never died");
         let unseen_ms = (died_ms - last_seen_ms) as f64;
         assert!(
-            (unseen_ms - config.max_unseen_s * 1e3).abs() <= 100.0,
+            (unseen_ms - config.max_unseen_s.get() * 1e3).abs() <= 100.0,
             "died {unseen_ms} ms after it was last seen"
         );
     }

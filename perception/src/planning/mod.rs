@@ -10,6 +10,7 @@
 mod rules;
 
 use heptaview_calibration::EgoPoses;
+use heptaview_models::classes::ObjectClass;
 
 pub use rules::{MIN_TRACK_AGE_FOR_SPEED_S, Situation, decide};
 
@@ -56,7 +57,7 @@ impl PlanStage {
 
     fn ego_speed(&self, t_ns: u64) -> f64 {
         let Some(poses) = &self.poses else {
-            return self.config.default_speed_mps;
+            return self.config.default_speed_mps.get();
         };
         let dt_ns = 100_000_000;
         let (Some(now), Some(before)) = (
@@ -65,7 +66,7 @@ impl PlanStage {
                 .at(t_ns.saturating_sub(dt_ns))
                 .or_else(|| poses.at(t_ns + dt_ns)),
         ) else {
-            return self.config.default_speed_mps;
+            return self.config.default_speed_mps.get();
         };
         (now.translation.vector - before.translation.vector)
             .xy()
@@ -103,8 +104,8 @@ impl PlanStage {
             return;
         }
         for track in tracks {
-            let gap = track.position_m[0] - self.config.front_offset_m;
-            if track.class == "stop sign"
+            let gap = track.position_m[0] - self.config.front_offset_m.get();
+            if ObjectClass::from_label(&track.class) == Some(ObjectClass::StopSign)
                 && gap <= AT_THE_SIGN_M
                 && !self.served_stop_signs.contains(&track.id)
             {
@@ -126,7 +127,7 @@ impl PlanStage {
             return proposal;
         }
         let since = *self.milder_since.get_or_insert(t);
-        if t.saturating_sub(since) as f64 / 1e9 >= self.config.hold_s {
+        if t.saturating_sub(since) as f64 / 1e9 >= self.config.hold_s.get() {
             self.milder_since = None;
             self.current = Some((proposal.action, t));
             return proposal;
@@ -138,7 +139,7 @@ impl PlanStage {
                 "holding {} until the milder {} has lasted {:.1} s",
                 name(current),
                 name(held.action),
-                self.config.hold_s
+                self.config.hold_s.get()
             ),
         );
         held.target_speed_mps = rules::target_speed(&self.config, current, held.target_speed_mps);

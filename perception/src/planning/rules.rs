@@ -2,6 +2,8 @@
 
 use crate::types::{Action, Decision, Track};
 
+use heptaview_models::classes::ObjectClass;
+
 use super::severity;
 use crate::config::PlannerConfig;
 
@@ -56,19 +58,23 @@ const STOP_SIGN_LATERAL_M: f64 = 8.0;
 
 /// Signs and lights are not obstacles in the path: they have rules of their own.
 pub fn is_road_furniture(class: &str) -> bool {
-    matches!(class, "traffic light" | "stop sign")
+    ObjectClass::from_label(class).is_some_and(ObjectClass::is_traffic_control)
 }
 
 fn is_vulnerable(class: &str) -> bool {
-    matches!(class, "person" | "bicycle" | "motorcycle")
+    ObjectClass::from_label(class).is_some_and(ObjectClass::is_vulnerable)
+}
+
+fn is_stop_sign(class: &str) -> bool {
+    ObjectClass::from_label(class) == Some(ObjectClass::StopSign)
 }
 
 /// The target speed that goes with an action, given what the rule proposed.
 pub fn target_speed(config: &PlannerConfig, action: Action, proposed: f64) -> f64 {
     match action {
         Action::Cruise => proposed,
-        Action::Follow => proposed.min(config.cruise_speed_mps),
-        Action::Yield => proposed.min(config.cruise_speed_mps * 0.3),
+        Action::Follow => proposed.min(config.cruise_speed_mps.get()),
+        Action::Yield => proposed.min(config.cruise_speed_mps.get() * 0.3),
         Action::Stop | Action::EmergencyBrake => 0.0,
     }
 }
@@ -82,23 +88,26 @@ struct Candidate {
 /// The action the rules call for now, before hysteresis.
 pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
     let speed = situation.ego_speed_mps.max(0.0);
-    let look_ahead = config.min_look_ahead_m.max(speed * config.look_ahead_s);
+    let look_ahead = config
+        .min_look_ahead_m
+        .get()
+        .max(speed * config.look_ahead_s.get());
     let mut min_ttc_s: Option<f64> = None;
     let mut candidates = vec![Candidate {
         action: Action::Cruise,
-        target_speed_mps: config.cruise_speed_mps,
+        target_speed_mps: config.cruise_speed_mps.get(),
         reason: format!("drive path clear for {look_ahead:.0} m"),
     }];
 
     for track in situation.tracks {
         let [x, y] = track.position_m;
-        let gap = x - config.front_offset_m;
+        let gap = x - config.front_offset_m.get();
         if gap <= 0.0 || gap > look_ahead {
             continue;
         }
         if is_road_furniture(&track.class) {
-            let beside = y.abs() <= config.corridor_half_width_m + STOP_SIGN_LATERAL_M;
-            if track.class == "stop sign"
+            let beside = y.abs() <= config.corridor_half_width_m.get() + STOP_SIGN_LATERAL_M;
+            if is_stop_sign(&track.class)
                 && beside
                 && !situation.served_stop_signs.contains(&track.id)
             {
@@ -133,7 +142,7 @@ pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
         } else {
             String::new()
         };
-        let in_corridor = y.abs() <= config.corridor_half_width_m;
+        let in_corridor = y.abs() <= config.corridor_half_width_m.get();
         if in_corridor && ttc.is_finite() {
             min_ttc_s = Some(min_ttc_s.map_or(ttc, |m: f64| m.min(ttc)));
         }
@@ -146,9 +155,9 @@ pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
         // Emergency braking needs a position known well enough to put the
         // object in the path: a track coasting unseen, or far and vague,
         // makes the car slow down instead.
-        let placed = track.sigma_m <= config.corridor_half_width_m;
+        let placed = track.sigma_m <= config.corridor_half_width_m.get();
         if in_corridor {
-            if ttc < config.emergency_ttc_s && !placed {
+            if ttc < config.emergency_ttc_s.get() && !placed {
                 candidates.push(Candidate {
                     action: Action::Yield,
                     target_speed_mps: target_speed(config, Action::Yield, speed),
@@ -157,14 +166,14 @@ pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
                         track.sigma_m
                     ),
                 });
-            } else if ttc < config.emergency_ttc_s {
+            } else if ttc < config.emergency_ttc_s.get() {
                 candidates.push(Candidate {
                     action: Action::EmergencyBrake,
                     target_speed_mps: 0.0,
                     reason: format!("{what} {gap:.1} m ahead in path{ttc_text}"),
                 });
             } else if is_vulnerable(what) {
-                let action = if gap < config.person_stop_gap_m {
+                let action = if gap < config.person_stop_gap_m.get() {
                     Action::Stop
                 } else {
                     Action::Yield
@@ -204,7 +213,7 @@ pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
                         vx.max(0.0)
                     ),
                 });
-            } else if ttc < config.stop_ttc_s
+            } else if ttc < config.stop_ttc_s.get()
                 || (vx.abs() < 1.0 && gap < speed * speed / (2.0 * 3.0) + 10.0)
             {
                 candidates.push(Candidate {
@@ -226,7 +235,7 @@ pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
                 });
             }
         } else if is_vulnerable(what)
-            && y.abs() <= config.corridor_half_width_m + config.approach_margin_m
+            && y.abs() <= config.corridor_half_width_m.get() + config.approach_margin_m.get()
         {
             // Beside the path and moving towards it.
             let towards = -y.signum() * vy;
@@ -234,7 +243,7 @@ pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
                 candidates.push(Candidate {
                     action: Action::Yield,
                     target_speed_mps: target_speed(config, Action::Yield, speed),
-                    reason: format!("{what} {gap:.1} m ahead, {:.1} m beside the path, moving towards it at {towards:.1} m/s", y.abs() - config.corridor_half_width_m),
+                    reason: format!("{what} {gap:.1} m ahead, {:.1} m beside the path, moving towards it at {towards:.1} m/s", y.abs() - config.corridor_half_width_m.get()),
                 });
             }
         }
@@ -285,7 +294,7 @@ pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
         target_speed_mps: if target.is_finite() {
             target
         } else {
-            config.cruise_speed_mps
+            config.cruise_speed_mps.get()
         },
         reasons,
         min_ttc_s,

@@ -73,26 +73,6 @@ impl Compressor {
         ledger: Arc<Ledger>,
         counters: Arc<CompressionCounters>,
     ) -> Result<Self, PipelineError> {
-        if let Some(budget) = config.budget_calls_per_s
-            && !(budget.is_finite() && budget > 0.0)
-        {
-            return Err(PipelineError::Config(format!(
-                "budget must be a positive number of calls per second, got {budget}"
-            )));
-        }
-        let intervals = [
-            config.min_interval_ms,
-            config.min_interval_rear_ms,
-            config.max_interval_ms,
-        ];
-        if !(config.change_threshold.is_finite()
-            && config.change_threshold >= 0.0
-            && intervals.iter().all(|i| i.is_finite() && *i >= 0.0))
-        {
-            return Err(PipelineError::Config(format!(
-                "compress: invalid thresholds {config:?}"
-            )));
-        }
         let cameras = priority
             .iter()
             .map(|_| CameraState {
@@ -125,8 +105,8 @@ impl Compressor {
             self.config.min_interval_ms
         };
         (
-            since_ms >= min_interval,
-            since_ms >= self.config.max_interval_ms,
+            since_ms >= min_interval.get(),
+            since_ms >= self.config.max_interval_ms.get(),
         )
     }
 
@@ -136,8 +116,8 @@ impl Compressor {
         {
             let seconds = reference_ns.saturating_sub(previous) as f64 / 1e9;
             // At most one second's worth saved up.
-            self.tokens =
-                (self.tokens + budget * seconds).min(budget.max(self.priority.len() as f64));
+            self.tokens = (self.tokens + budget.get() * seconds)
+                .min(budget.get().max(self.priority.len() as f64));
         }
         self.last_reference_ns = Some(reference_ns);
     }
@@ -288,7 +268,7 @@ impl Stage for Compressor {
             // The cameras covering the drive path are detected at every
             // minimum interval, however little their image changed.
             let path = rank == 0;
-            if may && (path || overdue || change >= self.config.change_threshold) {
+            if may && (path || overdue || change >= self.config.change_threshold.get()) {
                 let change = if overdue { f64::INFINITY } else { change };
                 candidates.push(Candidate {
                     slot: index,
@@ -398,6 +378,7 @@ mod selection_tests {
 
     use super::*;
     use crate::types::{CameraId, Frame, Slot};
+    use heptaview_models::units::Positive;
     use heptaview_runtime::edge::{Backpressure, edge};
 
     const MS: u64 = 1_000_000;
@@ -611,7 +592,7 @@ mod selection_tests {
     fn the_budget_goes_to_drive_path_cameras_first() {
         let (bus, dog) = (photo("bus.jpg"), photo("darknet_dog.jpg"));
         let config = CompressConfig {
-            budget_calls_per_s: Some(1.0),
+            budget_calls_per_s: Some(Positive::of(1.0)),
             ..CompressConfig::default()
         };
         // Camera 1 looks ahead (rank 0), camera 2 half-left (1), camera 0 behind (3).

@@ -120,7 +120,7 @@ impl Stage for DetectStage {
 /// Loads the detector workers (a missing model fails here, before any
 /// thread starts), sharing the session's intra-op threads among them.
 pub fn build(context: &StageContext, config: &PipelineConfig) -> Result<SetStage, PipelineError> {
-    let workers = config.detector_workers.max(1);
+    let workers = config.detector_workers.get();
     let per_worker = SessionConfig {
         intra_threads: (config.session.intra_threads / workers).max(1),
         ..config.session.clone()

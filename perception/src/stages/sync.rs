@@ -86,11 +86,10 @@ impl Synchroniser {
         declared: Option<TriggerTiming>,
         ledger: Arc<Ledger>,
     ) -> Result<Self, PipelineError> {
-        let valid = |v: f64| v.is_finite() && v >= 0.0;
-        if !config.tolerance_ms.is_none_or(valid) || !valid(config.max_wait_ms) || cameras == 0 {
-            return Err(PipelineError::Config(format!(
-                "sync: tolerance_ms and max_wait_ms must be non-negative numbers and there must be cameras, got {config:?} for {cameras} cameras"
-            )));
+        if cameras == 0 {
+            return Err(PipelineError::Config(
+                "sync: a frame set needs at least one camera".to_owned(),
+            ));
         }
         let published = Arc::new(OnceLock::new());
         let mut sync = Self {
@@ -144,14 +143,14 @@ impl Synchroniser {
 
     fn tolerance_ns(&self) -> u64 {
         match (self.config.tolerance_ms, &self.phases) {
-            (Some(ms), _) => (ms * 1e6) as u64,
+            (Some(ms), _) => (ms.get() * 1e6) as u64,
             (None, Phases::Known(timing)) => timing.period_ns() / 4,
             (None, _) => (UNTIMED_TOLERANCE_MS * 1e6) as u64,
         }
     }
 
     fn max_wait_ns(&self) -> u64 {
-        (self.config.max_wait_ms * 1e6) as u64
+        (self.config.max_wait_ms.get() * 1e6) as u64
     }
 
     fn drop_frame(&self, reason: DropReason) {
@@ -382,6 +381,7 @@ mod tests {
 
     use super::*;
     use crate::types::CameraId;
+    use heptaview_models::units::Positive;
     use heptaview_runtime::edge::{Backpressure, EdgeReceiver, edge};
 
     const MS: u64 = 1_000_000;
@@ -507,7 +507,7 @@ mod tests {
     #[test]
     fn a_set_leaves_early_when_its_missing_cameras_have_moved_past_it() {
         let mut h = Harness::new(SyncConfig {
-            max_wait_ms: 1000.0,
+            max_wait_ms: Positive::of(1000.0),
             ..untimed()
         });
         for camera in 0..7 {
@@ -548,7 +548,7 @@ mod tests {
     fn wall_clock_max_wait_emits_a_partial_set_on_tick() {
         let mut h = Harness::new(SyncConfig {
             clock: SyncClock::Wall,
-            max_wait_ms: 20.0,
+            max_wait_ms: Positive::of(20.0),
             ..untimed()
         });
         assert_eq!(h.sync.tick_interval(), Some(Duration::from_millis(5)));
