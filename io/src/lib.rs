@@ -7,6 +7,7 @@ use heptaview_datasets::DatasetError;
 use heptaview_perception::PipelineError;
 
 pub mod live;
+pub mod recorder;
 pub mod replay;
 pub mod sinks;
 pub mod zenoh_link;

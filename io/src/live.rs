@@ -10,14 +10,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crossbeam::channel::{self, Receiver, Sender};
 use heptaview_calibration::Rig;
-use heptaview_datasets::av2::Av2LogWriter;
-use nalgebra::Isometry3;
 use opencv::core::{Mat, Vector};
 use opencv::prelude::*;
 use opencv::videoio;
 
+use crate::recorder::{RecordQueue, Recording};
 use heptaview_perception::PipelineError;
 use heptaview_perception::chain::Source;
 use heptaview_perception::types::{CameraId, Frame};
@@ -44,9 +42,6 @@ pub struct LiveOptions {
     /// calibration, into this folder (it must not exist yet).
     pub record: Option<(PathBuf, Rig)>,
 }
-
-/// One arrived frame on its way to the recording.
-pub(crate) type Recorded = (usize, u64, Arc<Vec<u8>>);
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -143,16 +138,9 @@ fn run_cameras(
     let started = Instant::now();
     let epoch_ns = wall_clock_ns();
     let done = std::sync::atomic::AtomicBool::new(false);
-    let recorder = new_recording(options.record.as_ref())?;
-    // Lossless: a recording keeps every frame that came in.
-    let (record_tx, record_rx) = channel::unbounded::<Recorded>();
-    let record_tx = recorder.is_some().then_some(record_tx);
-    let names: Vec<&str> = options.cameras.iter().map(|c| c.name.as_str()).collect();
+    let names: Vec<String> = options.cameras.iter().map(|c| c.name.clone()).collect();
     std::thread::scope(|scope| {
-        let recording = recorder.map(|writer| {
-            let names = &names;
-            scope.spawn(move || record(writer, names, &record_rx))
-        });
+        let (recording, record) = Recording::start(scope, options.record.as_ref(), names)?.unzip();
         let run = CameraRun {
             options,
             out,
@@ -163,11 +151,11 @@ fn run_cameras(
             epoch_ns,
             done: &done,
         };
-        let result = run.watch(scope, record_tx);
+        let result = run.watch(scope, record);
         // Whatever ended the watch (time, Ctrl-C, an error), the captures end too.
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(recording) = recording {
-            finish_recording(recording)?;
+            recording.finish()?;
         }
         result
     })
@@ -190,7 +178,7 @@ impl<'env> CameraRun<'env> {
     fn watch<'scope>(
         &self,
         scope: &'scope std::thread::Scope<'scope, 'env>,
-        record_tx: Option<Sender<Recorded>>,
+        record: Option<RecordQueue>,
     ) -> Result<(), PipelineError> {
         let CameraRun {
             options,
@@ -208,7 +196,7 @@ impl<'env> CameraRun<'env> {
                 health.update(index, |s| s.mark_down(started));
                 continue;
             };
-            let record_tx = record_tx.clone();
+            let record = record.clone();
             std::thread::Builder::new()
                 .name(format!("capture-{}", camera.name))
                 .spawn_scoped(scope, move || {
@@ -219,7 +207,7 @@ impl<'env> CameraRun<'env> {
                         started,
                         epoch_ns,
                     };
-                    capture.run(out, ledger, health, record_tx.as_ref(), &|| {
+                    capture.run(out, ledger, health, record.as_ref(), &|| {
                         done.load(std::sync::atomic::Ordering::Relaxed)
                     });
                 })
@@ -238,42 +226,10 @@ impl<'env> CameraRun<'env> {
             health.mark_stalled(now, started, options.stall_timeout);
             std::thread::sleep(Duration::from_millis(20));
         }
-        // The capture threads hold the other senders: the recorder ends after them.
-        drop(record_tx);
+        // The capture threads hold the other queues: the recorder ends after them.
+        drop(record);
         Ok(())
     }
-}
-
-/// The AV2 log a run records into, in a folder that must not exist yet.
-pub(crate) fn new_recording(
-    record: Option<&(PathBuf, Rig)>,
-) -> Result<Option<Av2LogWriter>, PipelineError> {
-    let Some((dir, rig)) = record else {
-        return Ok(None);
-    };
-    if dir.exists() {
-        return Err(PipelineError::Config(format!(
-            "{} exists already: a recording goes into a new folder",
-            dir.display()
-        )));
-    }
-    Av2LogWriter::create(dir, rig)
-        .map(Some)
-        .map_err(|e| PipelineError::stage("record", e))
-}
-
-/// Waits for the recorder thread: its error, or a panic as an error.
-pub(crate) fn finish_recording(
-    recording: std::thread::ScopedJoinHandle<'_, Result<(), PipelineError>>,
-) -> Result<(), PipelineError> {
-    recording.join().unwrap_or_else(|_| {
-        Err(PipelineError::Runtime(
-            heptaview_runtime::RuntimeError::Panicked {
-                stage: "record",
-                message: "the recorder panicked".to_owned(),
-            },
-        ))
-    })
 }
 
 /// Now on the system clock, ns since 1970: live sensor time starts here, so
@@ -282,23 +238,6 @@ pub(crate) fn wall_clock_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
-}
-
-/// Writes the frames as they come, then the poses (identity: live mode
-/// knows no ego motion) and finishes the log.
-pub(crate) fn record(
-    mut writer: Av2LogWriter,
-    names: &[&str],
-    frames: &Receiver<Recorded>,
-) -> Result<(), PipelineError> {
-    let failed = |e| PipelineError::stage("record", e);
-    for (camera, timestamp_ns, jpeg) in frames {
-        writer
-            .write_jpeg(names[camera], timestamp_ns, &jpeg)
-            .map_err(failed)?;
-        writer.add_pose(timestamp_ns, Isometry3::identity());
-    }
-    writer.finish().map_err(failed)
 }
 
 struct Capture<'a> {
@@ -316,7 +255,7 @@ impl Capture<'_> {
         out: &EdgeSender<Frame>,
         ledger: &Ledger,
         health: &Health,
-        record: Option<&Sender<Recorded>>,
+        record: Option<&RecordQueue>,
         done: &dyn Fn() -> bool,
     ) {
         let mut backoff = FIRST_BACKOFF;
@@ -358,8 +297,7 @@ impl Capture<'_> {
                 let timestamp_ns = self.epoch_ns + (arrival - self.started).as_nanos() as u64;
                 let jpeg = Arc::new(jpeg);
                 if let Some(record) = record {
-                    // The recorder outlives the capture threads; a send cannot fail.
-                    let _ = record.send((self.index, timestamp_ns, jpeg.clone()));
+                    record.offer((self.index, timestamp_ns, jpeg.clone()), ledger);
                 }
                 let frame = Frame {
                     camera: CameraId(self.index),

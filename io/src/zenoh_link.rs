@@ -14,14 +14,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crossbeam::channel;
 use heptaview_calibration::Rig;
 pub use zenoh::Session;
 use zenoh::handlers::FifoChannel;
 use zenoh::qos::CongestionControl;
 use zenoh::{Config, Wait};
 
-use crate::live::{Health, Recorded, record};
+use crate::live::Health;
+use crate::recorder::Recording;
 use heptaview_perception::PipelineError;
 use heptaview_perception::chain::Source;
 use heptaview_perception::types::{CameraId, Frame};
@@ -247,18 +247,11 @@ fn receive(
         .with(FifoChannel::new(SUBSCRIBER_QUEUE))
         .wait()
         .map_err(|e| LinkError::Zenoh(format!("cannot subscribe: {e}")))?;
-    let writer = crate::live::new_recording(options.record.as_ref())?;
-    let (record_tx, record_rx) = channel::unbounded::<Recorded>();
     let names: Vec<&str> = options.cameras.iter().map(String::as_str).collect();
     let mut last_sequence: Vec<Option<u64>> = vec![None; names.len()];
     std::thread::scope(|scope| {
-        let recording = writer.map(|writer| {
-            let names = &names;
-            let record_rx = record_rx.clone();
-            scope.spawn(move || record(writer, names, &record_rx))
-        });
-        drop(record_rx);
-        let record_tx = recording.is_some().then_some(record_tx);
+        let (recording, record) =
+            Recording::start(scope, options.record.as_ref(), options.cameras.clone())?.unzip();
         let mut result = Ok(());
         loop {
             let now = Instant::now();
@@ -312,9 +305,8 @@ fn receive(
                 s.last_frame = Some(arrival);
             });
             let jpeg = std::sync::Arc::new(sample.payload().to_bytes().into_owned());
-            if let Some(record_tx) = &record_tx {
-                // The recorder outlives this loop; a send cannot fail.
-                let _ = record_tx.send((index, timestamp_ns, jpeg.clone()));
+            if let Some(record) = &record {
+                record.offer((index, timestamp_ns, jpeg.clone()), ledger);
             }
             let frame = Frame {
                 camera: CameraId(index),
@@ -331,9 +323,9 @@ fn receive(
                 break;
             }
         }
-        drop(record_tx);
+        drop(record);
         if let Some(recording) = recording {
-            crate::live::finish_recording(recording)?;
+            recording.finish()?;
         }
         result
     })

@@ -115,6 +115,14 @@ pub struct FrameCounts {
     pub processed: u64,
     pub skipped_keyframe: u64,
     pub dropped: BTreeMap<String, u64>,
+    /// Frames a live recording could not keep (its queue was full); they
+    /// were processed all the same, so they are not in the balance.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_recorded: u64,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 impl From<LedgerCounts> for FrameCounts {
@@ -127,6 +135,7 @@ impl From<LedgerCounts> for FrameCounts {
                 .iter()
                 .map(|r| (r.name().to_owned(), counts.dropped(*r)))
                 .collect(),
+            not_recorded: counts.not_recorded,
         }
     }
 }

@@ -56,6 +56,7 @@ pub struct Ledger {
     processed: AtomicU64,
     skipped_keyframe: AtomicU64,
     dropped: [AtomicU64; DropReason::ALL.len()],
+    not_recorded: AtomicU64,
 }
 
 /// A snapshot of the ledger.
@@ -65,6 +66,10 @@ pub struct LedgerCounts {
     pub processed: u64,
     pub skipped_keyframe: u64,
     pub dropped: [u64; DropReason::ALL.len()],
+    /// Frames a recording could not keep (its queue was full). They still
+    /// went through the pipeline, so they stay out of the balance, which
+    /// counts each frame once.
+    pub not_recorded: u64,
 }
 
 impl LedgerCounts {
@@ -99,12 +104,18 @@ impl Ledger {
         self.dropped[reason.index()].fetch_add(frames, Ordering::Relaxed);
     }
 
+    /// A frame the recorder had no room for (it was still processed).
+    pub fn not_recorded(&self, frames: u64) {
+        self.not_recorded.fetch_add(frames, Ordering::Relaxed);
+    }
+
     pub fn counts(&self) -> LedgerCounts {
         LedgerCounts {
             input: self.input.load(Ordering::Relaxed),
             processed: self.processed.load(Ordering::Relaxed),
             skipped_keyframe: self.skipped_keyframe.load(Ordering::Relaxed),
             dropped: std::array::from_fn(|i| self.dropped[i].load(Ordering::Relaxed)),
+            not_recorded: self.not_recorded.load(Ordering::Relaxed),
         }
     }
 }
