@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""Checks that no crate of the workspace has a cycle among its modules, and
-that the crates depend on each other one way only.
+"""Checks that no crate of the workspace has a cycle among its modules, that
+the crates depend on each other one way only, and that the lower crates stay
+clear of the heavy dependencies they must not need (from Cargo.lock: the
+runtime knows no OpenCV, ONNX Runtime, Rerun or Zenoh; perception, where
+fusion, tracking and planning live, no Rerun, Zenoh or Arrow).
 
 A module here is a file under a crate's src/ (a folder's mod.rs stands for
 the folder). Module A uses module B when A's file names `crate::B...` or
@@ -123,6 +126,31 @@ def cycles(graph):
     return result
 
 
+# Packages a crate must build without (checked on Cargo.lock's closure).
+FORBIDDEN = {
+    "heptaview-runtime": ["opencv", "ort", "rerun", "zenoh", "arrow"],
+    "heptaview-perception": ["rerun", "zenoh", "arrow", "heptaview-datasets"],
+}
+
+
+def lock_closure(root, crate):
+    with open(os.path.join(root, "Cargo.lock"), "rb") as f:
+        packages = tomllib.load(f)["package"]
+    by_name = {}
+    for package in packages:
+        by_name.setdefault(package["name"], []).append(package)
+    seen, todo = set(), [crate]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for package in by_name.get(name, []):
+            for dep in package.get("dependencies", []):
+                todo.append(dep.split(" ")[0])
+    return seen
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..")
     found = crates(root)
@@ -138,10 +166,17 @@ def main():
         graph = {module: edges(module, file, known) for module, file in known.items()}
         for component in cycles(graph):
             problems.append(f"{name}: modules use each other in a cycle: {', '.join(component)}")
+    for crate, forbidden in FORBIDDEN.items():
+        closure = lock_closure(root, crate)
+        for name in forbidden:
+            if name in closure:
+                problems.append(f"{crate} depends on {name} (through Cargo.lock)")
     if problems:
         print("\n".join(problems))
         sys.exit(1)
     print(f"no cycles among {len(found)} crates and their {total_modules} modules; crate dependencies:")
+    for crate, forbidden in FORBIDDEN.items():
+        print(f"  ({crate} builds without {', '.join(forbidden)})")
     for name in sorted(found, key=lambda n: (len(crate_graph[n]), n)):
         print(f"  {name} <- {', '.join(sorted(crate_graph[name])) or '(none of ours)'}")
 
