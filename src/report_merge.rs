@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use heptaview_eval::merge::merge_reports;
+use heptaview_eval::report::Report;
 use serde_json::Value;
 
 use crate::Failure;
@@ -43,14 +44,17 @@ pub fn run(command: &Command) -> Result<(), Failure> {
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("cannot read {}", file.display()))
             .map_err(Failure::BadInput)?;
-        let report: Value = serde_json::from_str(&text)
+        let value: Value = serde_json::from_str(&text)
             .with_context(|| format!("{} is not JSON", file.display()))
             .map_err(Failure::BadInput)?;
         // A merge of earlier runs is not a run: merging it would count twice.
-        if report.get("merged_reports").is_some() {
+        if value.get("merged_reports").is_some() {
             eprintln!("skipping {} (a merged report)", file.display());
             continue;
         }
+        let report: Report = serde_json::from_value(value)
+            .with_context(|| format!("{} is not a heptaview run report", file.display()))
+            .map_err(Failure::BadInput)?;
         reports.push((file.display().to_string(), report));
     }
     if reports.is_empty() {
@@ -61,7 +65,7 @@ pub fn run(command: &Command) -> Result<(), Failure> {
     }
     let merged = merge_reports(&reports).map_err(|e| Failure::BadInput(e.into()))?;
     let json = serde_json::to_string_pretty(&merged).map_err(|e| Failure::Runtime(e.into()))?;
-    eprintln!("{}", summary(&merged));
+    eprintln!("{}", merged.summary());
     match &args.out {
         Some(path) => {
             std::fs::write(path, json + "\n")
@@ -84,37 +88,4 @@ fn json_files(dir: &Path, into: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-fn summary(merged: &Value) -> String {
-    let frames = &merged["frames"];
-    let dropped: u64 = frames["dropped"]
-        .as_object()
-        .map_or(0, |d| d.values().filter_map(Value::as_u64).sum());
-    let mut text = format!(
-        "{} reports: {} frame sets; frames: {} in = {} processed + {} skipped (non-key) + {} dropped; {:.1} frames/s per process",
-        merged["merged_reports"],
-        merged["framesets"]["total"],
-        frames["input"],
-        frames["processed"],
-        frames["skipped_keyframe"],
-        dropped,
-        merged["throughput"]["frames_per_s"].as_f64().unwrap_or(0.0),
-    );
-    if let Some(latency) = merged.pointer("/latency_ms/end_to_end") {
-        text.push_str(&format!(
-            "\nlatency end to end: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-            latency["p50"].as_f64().unwrap_or(0.0),
-            latency["p99"].as_f64().unwrap_or(0.0),
-            latency["max"].as_f64().unwrap_or(0.0)
-        ));
-    }
-    if let Some(eval) = merged.get("eval") {
-        let total = &eval["detection"]["total"];
-        text.push_str(&format!(
-            "\neval: detection recall {}, precision {}; decision agreement {}",
-            total["recall"], total["precision"], eval["decision_agreement"]
-        ));
-    }
-    text
 }

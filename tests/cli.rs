@@ -1251,6 +1251,26 @@ fn sharded_replay_of_several_logs_merges_to_the_same_totals_as_one_process() {
     }
     let frames = one["frames"]["input"].as_u64().unwrap();
     assert_eq!(frames, 3 * 15 * 7, "three 1.5 s drives at 10 fps");
+    // The merged detection tallies are the sum of the runs' own.
+    let runs: Vec<serde_json::Value> = std::fs::read_dir(&single)
+        .unwrap()
+        .map(|entry| {
+            serde_json::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap()).unwrap()
+        })
+        .collect();
+    for field in ["true_positives", "false_negatives", "false_positives"] {
+        let summed: u64 = runs
+            .iter()
+            .map(|r| r["eval"]["detection"][field].as_u64().unwrap())
+            .sum();
+        assert_eq!(one["eval"]["detection"]["total"][field], summed, "{field}");
+    }
+    assert!(
+        one["eval"]["detection"]["total"]["true_positives"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
 }
 
 #[test]

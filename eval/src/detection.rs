@@ -34,7 +34,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, other: Tally) {
+    pub fn add(&mut self, other: Tally) {
         self.true_positives += other.true_positives;
         self.false_negatives += other.false_negatives;
         self.false_positives += other.false_positives;

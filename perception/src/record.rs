@@ -35,7 +35,7 @@ pub struct RunRecord {
     pub stopped_early: bool,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct FrameSetCounts {
     pub total: u64,
     pub complete: u64,
@@ -109,7 +109,7 @@ impl SyncReport {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FrameCounts {
     pub input: u64,
     pub processed: u64,
@@ -140,7 +140,7 @@ impl From<LedgerCounts> for FrameCounts {
     }
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Throughput {
     pub framesets_per_s: f64,
     pub frames_per_s: f64,
@@ -157,21 +157,21 @@ pub struct Latencies {
     pub stages: BTreeMap<String, LatencySummary>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Inference {
     pub detector_calls: u64,
     pub classifier_calls: u64,
     pub detector_ms_mean: f64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Compression {
     pub bytes_in: u64,
     pub bytes_to_detector: u64,
     pub bytes_jpeg: u64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct CameraHealth {
     pub frames: u64,
     pub down_events: u64,
