@@ -3,7 +3,7 @@
 scenario generator, from the shared fixture photos and video.
 
 For each sprite listed in SPRITES below the script runs NanoDet-m (ONNX
-Runtime, stretched 416x416 input, as in shared/models/README.md) on the
+Runtime, stretched 416x416 input, as in models/README.md) on the
 source image or video frame, picks the detection of the expected COCO class
 that best overlaps the hand-chosen approximate box, cuts the object out with
 OpenCV grabCut initialised by that box (GC_INIT_WITH_RECT, 5 iterations;
@@ -38,7 +38,7 @@ import onnxruntime as ort
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# Origin and licence of each fixture, copied verbatim from shared/fixtures/README.md.
+# Origin and licence of each fixture, copied verbatim from tests/fixtures/NOTICE.
 FIXTURES = {
     "images/bus.jpg": {
         "from": "PyPI `ultralytics` 8.4.190, `ultralytics/assets/bus.jpg`",
@@ -178,7 +178,7 @@ KEEP_SCORE = 0.4        # --verify: minimum score on the grey background
 
 
 class NanoDet:
-    """NanoDet-m as described in shared/models/README.md."""
+    """NanoDet-m as described in models/README.md."""
 
     MEAN = np.array([103.53, 116.28, 123.675], np.float32)
     STD = np.array([57.375, 57.12, 58.395], np.float32)
@@ -589,8 +589,8 @@ def verify(args, det):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--fixtures", default=os.path.normpath(os.path.join(HERE, "../../../shared/fixtures")))
-    ap.add_argument("--models", default=os.path.normpath(os.path.join(HERE, "../../../shared/models")))
+    ap.add_argument("--fixtures", default=os.path.normpath(os.path.join(HERE, "../../tests/fixtures")))
+    ap.add_argument("--models", default=os.path.normpath(os.path.join(HERE, "../../models")))
     ap.add_argument("--out", default=HERE)
     ap.add_argument("--verify", action="store_true",
                     help="after making the sprites, composite and re-detect them")

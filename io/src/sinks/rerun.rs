@@ -1,6 +1,6 @@
 //! The Rerun sink: every frame set as the pipeline saw it and decided on it.
 //!
-//! Entity layout (../shared/DESIGN.md): `world` (ego frame, x forward, y
+//! Entity layout (ARCHITECTURE.md): `world` (ego frame, x forward, y
 //! left, z up) with `world/ego/vehicle`, `world/ego/corridor`,
 //! `world/ego/cameras/<name>` (Transform3D + Pinhole, then `image` and
 //! `detections`), `world/tracks` (+ `velocity`), `world/ground_truth`;
