@@ -74,7 +74,7 @@ fn a_clear_road_is_cruised() {
 
 #[test]
 fn a_braking_lead_vehicle_is_followed_then_stopped_for() {
-    assert_scenario("lead_vehicle_braking", 0.85);
+    assert_scenario("lead_vehicle_braking", 0.95);
 }
 
 #[test]
