@@ -2,8 +2,9 @@
 """Checks that no crate of the workspace has a cycle among its modules, that
 the crates depend on each other one way only, and that the lower crates stay
 clear of the heavy dependencies they must not need (from Cargo.lock: the
-runtime knows no OpenCV, ONNX Runtime, Rerun or Zenoh; perception, where
-fusion, tracking and planning live, no Rerun, Zenoh or Arrow).
+runtime knows no OpenCV, ONNX Runtime, Rerun, Zenoh or Arrow; perception,
+where fusion, tracking and planning live, no Rerun, Zenoh, Arrow or log
+format).
 
 A module here is a file under a crate's src/ (a folder's mod.rs stands for
 the folder). Module A uses module B when A's file names `crate::B...` or

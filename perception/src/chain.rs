@@ -47,6 +47,7 @@ pub struct Progress {
     pub queues: Vec<(Arc<str>, u64)>,
 }
 
+/// What a run is over: its cameras (the rig, in slot order), where the
 /// frames come from, and what is known in advance.
 pub struct RunSpec {
     /// `replay` or `live`, as the report says.
@@ -64,8 +65,8 @@ pub struct RunSpec {
 pub type Source =
     Box<dyn FnOnce(&EdgeSender<Frame>, &Control, &Ledger) -> Result<(), PipelineError> + Send>;
 
-/// Runs frames from `source` through sync → compress → detect → classify →
-/// fuse → plan and returns the report. `on_frameset` sees each finished frame set.
+/// Runs frames from `source` through the synchroniser and [`STAGES`] and
+/// returns the run's record. `on_frameset` sees each finished frame set.
 pub fn run_pipeline(
     spec: RunSpec,
     config: &PipelineConfig,

@@ -6,7 +6,7 @@
 //! `detections`), `world/tracks` (+ `velocity`), `world/ground_truth`;
 //! `decision` (text log) with `decision/target_speed_mps` and
 //! `decision/min_ttc_s`; `metrics/<stage>/latency_ms`, `metrics/end_to_end_ms`
-//! and `metrics/queues/<edge>`. Timelines: `sensor_time` and `frameset`.
+//! and `metrics/queues/<edge>` (`->` written `_to_`: `sync_to_compress`). Timelines: `sensor_time` and `frameset`.
 //!
 //! Images go as the JPEG bytes the camera delivered (`EncodedImage`): the
 //! viewer keeps what it is sent in memory, and raw RGB at seven cameras'

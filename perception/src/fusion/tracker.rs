@@ -101,7 +101,7 @@ pub struct Tracker {
     config: TrackerConfig,
     filters: Vec<Filter>,
     next_id: u64,
-    /// Per object of the last step: the id of the track it updated or started.
+    /// Per object of the last step: the confirmed track it went into.
     assignments: Vec<Option<u64>>,
 }
 
