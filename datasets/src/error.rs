@@ -61,6 +61,16 @@ pub enum DatasetError {
     Scenario { message: String },
     #[error("OpenCV: {0}")]
     OpenCv(#[from] opencv::Error),
+    /// A log layout's own problem (a nuScenes table, an MCAP bag), named by
+    /// file and, where it helps, table, row, topic or record.
+    #[error("{}: {message}", path.display())]
+    Layout { path: PathBuf, message: String },
+    #[error("{} is not valid JSON", path.display())]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// Why one frame could not be read: the pipeline counts it as a drop and goes on.

@@ -12,4 +12,4 @@ pub mod log;
 
 pub use av2::is_complete_jpeg;
 pub use error::{DatasetError, FrameError};
-pub use log::{LogFormat, LogReader, LogRegistry, open_log};
+pub use log::{LogFormat, LogReader, LogRegistry, OpenOptions, open_log, open_log_with};

@@ -5,7 +5,7 @@
 //! folder's layout; a format is one [`LogFormat`] and one line in
 //! [`LogRegistry::builtin`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use heptaview_calibration::{EgoPoses, Rig};
 
@@ -50,14 +50,27 @@ pub trait LogReader: Send + Sync {
     }
 }
 
+/// What a user may say about a log beyond its path: which scene of a
+/// multi-scene dataset, which topics are which cameras.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// The scene (nuScenes `scene.name`) to read from a dataset root that
+    /// holds several; `None` reads the only one or names the choices.
+    pub scene: Option<String>,
+    /// A TOML file mapping message topics to camera names (ROS 2 bags);
+    /// `None` derives camera names from the topics.
+    pub topic_map: Option<PathBuf>,
+}
+
 /// A layout heptaview can read.
 pub trait LogFormat: Send + Sync {
     fn name(&self) -> &'static str;
 
-    /// Whether `root` is laid out as this format (looks at names only).
+    /// Whether `root` (a folder, or a file for single-file formats) is laid
+    /// out as this format (looks at names only).
     fn recognises(&self, root: &Path) -> bool;
 
-    fn open(&self, root: &Path) -> Result<Box<dyn LogReader>, DatasetError>;
+    fn open(&self, root: &Path, options: &OpenOptions) -> Result<Box<dyn LogReader>, DatasetError>;
 }
 
 /// The formats a log may be in, asked in order.
@@ -92,10 +105,19 @@ impl LogRegistry {
     /// Opens `root` with the first format that recognises it. A folder none
     /// recognises is read as the last format, whose error says what is missing.
     pub fn open(&self, root: &Path) -> Result<Box<dyn LogReader>, DatasetError> {
-        if !root.is_dir() {
+        self.open_with(root, &OpenOptions::default())
+    }
+
+    /// As [`LogRegistry::open`], with the user's scene and topic choices.
+    pub fn open_with(
+        &self,
+        root: &Path,
+        options: &OpenOptions,
+    ) -> Result<Box<dyn LogReader>, DatasetError> {
+        if !root.exists() {
             return Err(DatasetError::Read {
                 path: root.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such log folder"),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such log"),
             });
         }
         let format = self
@@ -106,13 +128,21 @@ impl LogRegistry {
             .ok_or_else(|| DatasetError::Scenario {
                 message: "no log formats are registered".to_owned(),
             })?;
-        format.open(root)
+        format.open(root, options)
     }
 }
 
 /// Opens a log with the built-in formats.
 pub fn open_log(root: &Path) -> Result<Box<dyn LogReader>, DatasetError> {
     LogRegistry::builtin().open(root)
+}
+
+/// Opens a log with the built-in formats and the user's choices.
+pub fn open_log_with(
+    root: &Path,
+    options: &OpenOptions,
+) -> Result<Box<dyn LogReader>, DatasetError> {
+    LogRegistry::builtin().open_with(root, options)
 }
 
 /// Argoverse 2 sensor logs (`sensors/cameras/<camera>/<t>.jpg`, calibration,
@@ -128,7 +158,7 @@ impl LogFormat for Av2Format {
         root.join(layout::CAMERAS_DIR).is_dir()
     }
 
-    fn open(&self, root: &Path) -> Result<Box<dyn LogReader>, DatasetError> {
+    fn open(&self, root: &Path, _: &OpenOptions) -> Result<Box<dyn LogReader>, DatasetError> {
         Ok(Box::new(Av2Log::open(root)?))
     }
 }
@@ -145,7 +175,7 @@ impl LogFormat for GeneratedFormat {
         Av2Format.recognises(root) && root.join(SCENARIO_FILE).is_file()
     }
 
-    fn open(&self, root: &Path) -> Result<Box<dyn LogReader>, DatasetError> {
+    fn open(&self, root: &Path, _: &OpenOptions) -> Result<Box<dyn LogReader>, DatasetError> {
         let log = Av2Log::open(root)?;
         let expectations = read_expectations(root)?.ok_or_else(|| DatasetError::Scenario {
             message: format!("{}: no {SCENARIO_FILE}", root.display()),

@@ -35,7 +35,11 @@ impl LogFormat for ToyFormat {
         root.join("rig.toml").is_file() && root.join("frames").is_dir()
     }
 
-    fn open(&self, root: &Path) -> Result<Box<dyn LogReader>, DatasetError> {
+    fn open(
+        &self,
+        root: &Path,
+        _: &heptaview_datasets::OpenOptions,
+    ) -> Result<Box<dyn LogReader>, DatasetError> {
         let rig =
             Rig::load(&root.join("rig.toml")).map_err(|source| DatasetError::Calibration {
                 path: root.join("rig.toml"),
