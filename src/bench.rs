@@ -12,7 +12,7 @@ use crate::bench_reference::DetectedFrames;
 use crate::bench_reference::onnxruntime_alone;
 use anyhow::{Context, anyhow};
 use heptaview_datasets::generator::GenerateOptions;
-use heptaview_datasets::{LogReader, open_log};
+use heptaview_datasets::{LogReader, OpenOptions, open_log_with};
 use heptaview_eval::keyframes::{DetectionsByFrame, keyframe_recall};
 use heptaview_io::replay::ReplayOptions;
 use heptaview_io::replay::selected_cameras;
@@ -33,10 +33,17 @@ const DEFAULT_SEED: u64 = 1;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// An Argoverse 2 log folder [default: generate `urban_mixed` into a
-    /// temporary folder, at --width and --seconds, 20 fps, seed 1].
-    #[arg(value_name = "LOG_DIR")]
+    /// A drive as `replay` reads it (AV2 folder, nuScenes root, ROS 2 bag)
+    /// [default: generate `urban_mixed` into a temporary folder, at --width
+    /// and --seconds, 20 fps, seed 1].
+    #[arg(value_name = "LOG")]
     log: Option<PathBuf>,
+    /// nuScenes: the scene to replay (as `replay --scene`).
+    #[arg(long, value_name = "NAME", requires = "log")]
+    scene: Option<String>,
+    /// ROS 2 bags: which topics are which cameras (as `replay --topics`).
+    #[arg(long, value_name = "FILE", requires = "log")]
+    topics: Option<PathBuf>,
     /// Also write the figures as JSON here.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
@@ -149,7 +156,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         }
     };
     // Opened once: every pass below reads through this reader.
-    let log: Arc<dyn LogReader> = Arc::from(open_log(&log_dir).map_err(Failure::from)?);
+    let open = OpenOptions {
+        scene: args.scene.clone(),
+        topic_map: args.topics.clone(),
+    };
+    let log: Arc<dyn LogReader> = Arc::from(open_log_with(&log_dir, &open).map_err(Failure::from)?);
     let cameras = selected_cameras(&*log, None).map_err(Failure::from)?;
 
     let mut off = base.clone();

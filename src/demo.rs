@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, anyhow};
+use heptaview_datasets::OpenOptions;
 use heptaview_datasets::generator::{GenerateOptions, Generator};
 use heptaview_io::replay::ReplayOptions;
 use heptaview_io::sinks::rerun::RerunTarget;
@@ -41,6 +42,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let report_path = args.out.join("report.json");
     let plan = Plan {
         log,
+        open: OpenOptions::default(),
         options: ReplayOptions::whole_log(PipelineConfig::default()),
         rerun: RerunTarget::Save(recording.clone()),
         eval: true,

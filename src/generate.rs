@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::anyhow;
+use anyhow::{Context, anyhow};
+use heptaview_calibration::Rig;
 use heptaview_datasets::DatasetError;
 use heptaview_datasets::generator::{GenerateOptions, GenerateSummary, Generator, SCENARIOS};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -31,9 +32,23 @@ pub struct Args {
     /// Seed: the same seed gives byte-identical output.
     #[arg(long, default_value_t = 1, value_name = "N")]
     seed: u64,
+    /// Rig file (TOML, see calibration/rigs/) of 1 to 12 cameras to render
+    /// through [default: Argoverse 2's seven ring cameras]. Shipped:
+    /// argoverse2.toml, nuscenes.toml (6), front3.toml (3), surround12.toml (12).
+    #[arg(long, value_name = "FILE")]
+    rig: Option<PathBuf>,
 }
 
 pub fn run(args: &Args) -> Result<(), Failure> {
+    let rig = args
+        .rig
+        .as_deref()
+        .map(|path| {
+            Rig::load(path)
+                .with_context(|| format!("cannot use rig file {}", path.display()))
+                .map_err(Failure::BadInput)
+        })
+        .transpose()?;
     let options = GenerateOptions {
         scenario: args.scenario.clone(),
         out: args.out.clone(),
@@ -42,6 +57,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         seconds: args.seconds,
         seed: args.seed,
         jpeg_quality: 90,
+        rig,
     };
     generate_with_progress(options).map(|_| ())
 }

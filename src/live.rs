@@ -70,9 +70,11 @@ pub struct Args {
     /// Rerun output: `off`, `save:PATH.rrd`, `spawn`, or `connect[:URL]`.
     #[arg(long, default_value = "off", value_name = "TARGET")]
     rerun: RerunTarget,
-    /// Record every frame that came in (JPEG) as an Argoverse 2 log with the
-    /// rig's calibration, into this new folder: `heptaview replay` reads it.
-    #[arg(long, value_name = "DIR")]
+    /// Record every frame that came in (JPEG, as it came) with the rig's
+    /// calibration: PATH.mcap writes a ROS 2 bag (CompressedImage,
+    /// CameraInfo, /tf_static), any other PATH a new Argoverse 2 log folder.
+    /// `heptaview replay` reads both.
+    #[arg(long, value_name = "PATH")]
     record: Option<PathBuf>,
     /// Write the JSON run report here.
     #[arg(long, value_name = "PATH")]

@@ -1,8 +1,9 @@
-//! `heptaview replay`: a recorded seven-camera log through the pipeline.
+//! `heptaview replay`: a recorded drive (AV2, nuScenes, ROS 2 bag) through the pipeline.
 
 use std::path::PathBuf;
 
 use anyhow::anyhow;
+use heptaview_datasets::OpenOptions;
 use heptaview_io::replay::{ReplayOptions, Speed};
 use heptaview_io::sinks::rerun::RerunTarget;
 use heptaview_perception::config::PipelineConfig;
@@ -15,13 +16,25 @@ use crate::session::{Plan, run_plan};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// An Argoverse 2 log folder (sensors/cameras/, calibration/, city_SE3_egovehicle.feather).
+    /// The drive: an Argoverse 2 log folder (sensors/cameras/, calibration/,
+    /// city_SE3_egovehicle.feather), a nuScenes root (v1.0-*/ tables,
+    /// samples/, sweeps/; pick the scene with --scene), or a ROS 2 bag
+    /// (a .mcap file, or the folder `ros2 bag record -s mcap` writes).
     #[arg(
         value_name = "LOG_DIR",
         required_unless_present = "logs",
         conflicts_with = "logs"
     )]
     log: Option<PathBuf>,
+    /// nuScenes: the scene to replay (`scene.name`, e.g. scene-0061);
+    /// required when the root holds more than one.
+    #[arg(long, value_name = "NAME")]
+    scene: Option<String>,
+    /// ROS 2 bags: a TOML file saying which topics are which cameras (and
+    /// the ego/world frames, an odometry topic) [default: every
+    /// sensor_msgs/msg/CompressedImage topic, named after its topic].
+    #[arg(long, value_name = "FILE")]
+    topics: Option<PathBuf>,
     /// Many logs: a file naming one log folder per line (relative to the
     /// file's folder; blank lines and `#` comments skipped). Each log of this
     /// process's share (--shard) is replayed on its own, as LOG_DIR would be,
@@ -86,6 +99,13 @@ pub struct Args {
     config: Option<PathBuf>,
 }
 
+fn open_options(args: &Args) -> OpenOptions {
+    OpenOptions {
+        scene: args.scene.clone(),
+        topic_map: args.topics.clone(),
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct SpeedArg(Speed);
 
@@ -127,7 +147,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             )));
         }
         let shard = args.shard.unwrap_or_default();
-        return crate::shard::run(list, shard, out, &options, args.eval);
+        return crate::shard::run(list, shard, out, &options, &open_options(args), args.eval);
     }
     let Some(log) = &args.log else {
         return Err(Failure::BadInput(anyhow!(
@@ -136,6 +156,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     };
     let plan = Plan {
         log: log.clone(),
+        open: open_options(args),
         options,
         rerun: args.rerun.clone(),
         eval: args.eval,

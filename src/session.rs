@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use heptaview_calibration::Rig;
 use heptaview_datasets::av2::GroundTruth;
-use heptaview_datasets::{LogReader, open_log};
+use heptaview_datasets::{LogReader, OpenOptions, open_log_with};
 use heptaview_eval::Evaluator;
 use heptaview_eval::keyframes::{DetectionsByFrame, keyframe_recall};
 use heptaview_eval::report::Report;
@@ -140,6 +140,8 @@ pub fn write_report(report: &Report, path: Option<&PathBuf>) -> Result<(), Failu
 /// One replay as the CLI runs it: the pipeline plus its sinks.
 pub struct Plan {
     pub log: PathBuf,
+    /// The scene or topic choices the log's format needs.
+    pub open: OpenOptions,
     pub options: ReplayOptions,
     pub rerun: RerunTarget,
     pub eval: bool,
@@ -156,7 +158,8 @@ pub fn run_plan(plan: &Plan) -> Result<Report, Failure> {
     // Ctrl-C stops the source; what is in flight drains, and the report and
     // recording are written for the part replayed.
     let control = crate::interrupt::run_control()?;
-    let log: Arc<dyn LogReader> = Arc::from(open_log(&plan.log).map_err(Failure::from)?);
+    let log: Arc<dyn LogReader> =
+        Arc::from(open_log_with(&plan.log, &plan.open).map_err(Failure::from)?);
     let cameras = selected_cameras(&*log, options.cameras.as_deref()).map_err(Failure::from)?;
     let rig = selected_rig(&*log, &cameras).map_err(Failure::from)?;
 

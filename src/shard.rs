@@ -15,6 +15,7 @@ use heptaview_io::sinks::rerun::RerunTarget;
 
 use crate::Failure;
 use crate::session::{Plan, run_plan};
+use heptaview_datasets::OpenOptions;
 
 /// This process is number `index` of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +112,7 @@ pub fn run(
     shard: Shard,
     out: &Path,
     options: &ReplayOptions,
+    open: &OpenOptions,
     eval: bool,
 ) -> Result<(), Failure> {
     let logs = read_list(list)?;
@@ -132,6 +134,7 @@ pub fn run(
         eprintln!("log {}: {}", listed.position, listed.log.display());
         let plan = Plan {
             log: listed.log.clone(),
+            open: open.clone(),
             options: options.clone(),
             rerun: RerunTarget::Off,
             eval,

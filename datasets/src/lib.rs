@@ -9,7 +9,9 @@ mod error;
 mod feather;
 pub mod generator;
 pub mod log;
+pub mod log_writer;
 
 pub use av2::is_complete_jpeg;
 pub use error::{DatasetError, FrameError};
+pub use log_writer::{LogWriter, create_log_writer};
 pub use log::{LogFormat, LogReader, LogRegistry, OpenOptions, open_log, open_log_with};

@@ -1,5 +1,6 @@
 //! The recorder of live runs: every frame that came in, written as an
-//! Argoverse 2 log (which `heptaview replay` reads) on its own thread. Frames
+//! Argoverse 2 log folder or a ROS 2 bag (`*.mcap`), both of which
+//! `heptaview replay` reads, on its own thread. Frames
 //! reach it through a bounded queue: a disk that cannot keep up costs frames
 //! of the recording, counted (`frames.not_recorded`), never memory without
 //! bound nor the pipeline's own frames.
@@ -10,7 +11,7 @@ use std::thread::{Scope, ScopedJoinHandle};
 
 use crossbeam::channel::{self, Receiver, Sender, TrySendError};
 use heptaview_calibration::Rig;
-use heptaview_datasets::av2::Av2LogWriter;
+use heptaview_datasets::{LogWriter, create_log_writer};
 use heptaview_perception::PipelineError;
 use heptaview_runtime::RuntimeError;
 use heptaview_runtime::accounting::Ledger;
@@ -80,20 +81,20 @@ impl<'scope> Recording<'scope> {
     }
 }
 
-fn new_log(dir: &Path, rig: &Rig) -> Result<Av2LogWriter, PipelineError> {
-    if dir.exists() {
+fn new_log(path: &Path, rig: &Rig) -> Result<Box<dyn LogWriter>, PipelineError> {
+    if path.exists() {
         return Err(PipelineError::Config(format!(
-            "{} exists already: a recording goes into a new folder",
-            dir.display()
+            "{} exists already: a recording goes into a new file or folder",
+            path.display()
         )));
     }
-    Av2LogWriter::create(dir, rig).map_err(|e| PipelineError::stage("record", e))
+    create_log_writer(path, rig).map_err(|e| PipelineError::stage("record", e))
 }
 
 /// Writes the frames as they come, then the poses (identity: live mode
 /// knows no ego motion) and finishes the log.
 fn write(
-    mut writer: Av2LogWriter,
+    mut writer: Box<dyn LogWriter>,
     names: &[String],
     frames: &Receiver<Recorded>,
 ) -> Result<(), PipelineError> {

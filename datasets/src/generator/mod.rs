@@ -46,6 +46,9 @@ pub struct GenerateOptions {
     pub seconds: Option<f64>,
     pub seed: u64,
     pub jpeg_quality: i32,
+    /// The cameras to render through; Argoverse 2's seven ring cameras when
+    /// `None`. Scaled so that the widest image is `width_px` wide.
+    pub rig: Option<Rig>,
 }
 
 impl GenerateOptions {
@@ -58,6 +61,7 @@ impl GenerateOptions {
             seconds: None,
             seed: 1,
             jpeg_quality: 90,
+            rig: None,
         }
     }
 }
@@ -108,10 +112,17 @@ impl Generator {
             scenarios::build(&options.scenario, options.seed, options.seconds, &sprites)?;
         let seconds = options.seconds.unwrap_or(scenario.default_seconds);
         let frames = ((seconds * options.fps).round() as usize).max(1);
-        let rig = argoverse2_rig()
+        let (full_size, rig_source) = match &options.rig {
+            Some(rig) => (Ok(rig.clone()), format!("rig `{}`", rig.name())),
+            None => (
+                argoverse2_rig(),
+                "calibration/rigs/argoverse2.toml".to_owned(),
+            ),
+        };
+        let rig = full_size
             .and_then(|rig| rig.scaled_to_width(options.width_px))
             .map_err(|source| DatasetError::Calibration {
-                path: "calibration/rigs/argoverse2.toml".into(),
+                path: rig_source.into(),
                 source,
             })?;
         let renderers = std::thread::scope(|scope| {

@@ -19,15 +19,19 @@ pub fn camera_path(camera: &str) -> String {
     format!("{WORLD_PATH}/ego/cameras/{camera}")
 }
 
+const FRONT_ROW: usize = 0;
+const SIDE_ROW: usize = 1;
+const REAR_ROW: usize = 2;
+
 /// Which row a camera belongs to (0 front, 1 side, 2 rear) and its azimuth
 /// (degrees, positive to the left) for ordering within the row.
 fn row_and_azimuth(camera: &RigCamera) -> (usize, f64) {
     let axis = camera.ego_from_camera().rotation * Vector3::z();
     let azimuth = axis.y.atan2(axis.x).to_degrees();
     let row = match azimuth.abs() {
-        a if a < 60.0 => 0,
-        a if a <= 120.0 => 1,
-        _ => 2,
+        a if a < 60.0 => FRONT_ROW,
+        a if a <= 120.0 => SIDE_ROW,
+        _ => REAR_ROW,
     };
     (row, azimuth)
 }
@@ -40,12 +44,19 @@ pub fn camera_rows(cameras: &[RigCamera]) -> Vec<Vec<String>> {
         rows[row].push((azimuth, camera.name().to_owned()));
     }
     rows.into_iter()
-        .filter(|row| !row.is_empty())
-        .map(|mut row| {
-            // Left is the larger azimuth in every row (rear left is +150°, rear right -150°).
-            row.sort_by(|a, b| b.0.total_cmp(&a.0));
-            row.into_iter().map(|(_, name)| name).collect()
+        .enumerate()
+        .map(|(index, mut row)| {
+            // Left is the larger azimuth in the front and side rows; behind
+            // the car azimuths wrap at ±180° (rear left +150°, straight back
+            // ±180°, rear right -150° = 210°), so that row counts from 0 to 360°.
+            if index == REAR_ROW {
+                row.sort_by(|a, b| a.0.rem_euclid(360.0).total_cmp(&b.0.rem_euclid(360.0)));
+            } else {
+                row.sort_by(|a, b| b.0.total_cmp(&a.0));
+            }
+            row.into_iter().map(|(_, name)| name).collect::<Vec<_>>()
         })
+        .filter(|row| !row.is_empty())
         .collect()
 }
 
@@ -103,6 +114,40 @@ mod tests {
                 vec!["ring_front_left", "ring_front_center", "ring_front_right"],
                 vec!["ring_side_left", "ring_side_right"],
                 vec!["ring_rear_left", "ring_rear_right"],
+            ]
+        );
+    }
+
+    fn rig(file: &str) -> heptaview_calibration::Rig {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../calibration/rigs")
+            .join(file);
+        heptaview_calibration::Rig::load(&path).unwrap()
+    }
+
+    #[test]
+    fn any_rig_is_laid_out_by_where_its_cameras_look() {
+        assert_eq!(
+            camera_rows(rig("front3.toml").cameras()),
+            [vec!["front_left_wide", "front_narrow", "front_right_wide"]]
+        );
+        assert_eq!(
+            camera_rows(rig("nuscenes.toml").cameras()),
+            [
+                vec!["CAM_FRONT_LEFT", "CAM_FRONT", "CAM_FRONT_RIGHT"],
+                vec!["CAM_BACK_LEFT", "CAM_BACK_RIGHT"],
+                vec!["CAM_BACK"],
+            ]
+        );
+        let surround = camera_rows(rig("surround12.toml").cameras());
+        assert_eq!(
+            surround,
+            [
+                vec!["cam_p030", "cam_000", "cam_m030"],
+                vec![
+                    "cam_p120", "cam_p090", "cam_p060", "cam_m060", "cam_m090", "cam_m120"
+                ],
+                vec!["cam_p150", "cam_p180", "cam_m150"],
             ]
         );
     }
