@@ -22,6 +22,28 @@ pub enum CameraError {
         "rotation quaternion (qw, qx, qy, qz) has norm {norm}, expected 1 within {tolerance:e}"
     )]
     QuaternionNotUnit { norm: f64, tolerance: f64 },
+    #[error(
+        "unknown distortion model `{model}` (with {coefficients} coefficients): expected plumb_bob, rational_polynomial or equidistant"
+    )]
+    UnknownLensModel { model: String, coefficients: usize },
+    #[error(
+        "distortion model `{model}` takes {expected} coefficients (or none), got {coefficients}"
+    )]
+    LensCoefficientCount {
+        model: String,
+        expected: usize,
+        coefficients: usize,
+    },
+    #[error("`{field}` is not a coefficient of the {lens} lens model ({allowed})")]
+    CoefficientNotInLens {
+        field: &'static str,
+        lens: &'static str,
+        allowed: &'static str,
+    },
+    #[error(
+        "the {model} lens has {terms}, which a radial k1 k2 k3 polynomial (as in Argoverse 2's intrinsics) cannot hold"
+    )]
+    LensNotRadialPolynomial { model: &'static str, terms: String },
 }
 
 /// Errors of the calibration crate. `Display` says only this level's context; the

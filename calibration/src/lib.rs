@@ -1,4 +1,5 @@
-//! Camera geometry for heptaview: pinhole cameras with OpenCV distortion,
+//! Camera geometry for heptaview: pinhole cameras with OpenCV distortion
+//! (ROS's plumb_bob, rational_polynomial and equidistant lens models),
 //! seven-camera rigs with `ego_from_camera` poses, projection between pixels,
 //! the ego frame and the ground plane, and rig files in TOML.
 //!
@@ -13,7 +14,7 @@ mod rig;
 mod rig_file;
 mod timing;
 
-pub use camera_model::{CameraModel, Distortion, Intrinsics};
+pub use camera_model::{CameraModel, Distortion, FisheyeDistortion, Intrinsics, Lens};
 pub use error::{CalibrationError, CameraError, TimingError};
 pub use jpeg::is_complete_jpeg;
 pub use poses::EgoPoses;

@@ -24,6 +24,14 @@
 //! tz_m = 1.43
 //! ```
 //!
+//! The lens is OpenCV's plumb_bob (k1 k2 p1 p2 k3) unless the camera says
+//! otherwise, with ROS's names for its distortion models:
+//! `lens = "rational_polynomial"` adds k4 k5 k6 (the radial factor's
+//! denominator); `lens = "equidistant"` is OpenCV's fisheye model, whose
+//! coefficients are k1 k2 k3 k4 (of θ_d = θ(1 + k1θ² + k2θ⁴ + k3θ⁶ + k4θ⁸)).
+//! A coefficient the lens model does not have is an error rather than being
+//! ignored: fisheye k1..k4 read as plumb_bob would be a different lens.
+//!
 //! Optionally, when the cameras are triggered in a fixed order within a
 //! repeating cycle (an AV2 car's are, by the lidar's rotation), the rig
 //! declares the cycle (`trigger_period_ms = 50.0` at the top) and each
@@ -35,7 +43,7 @@ use std::path::Path;
 use nalgebra::{Isometry3, Translation3};
 use serde::{Deserialize, Serialize};
 
-use crate::camera_model::{CameraModel, Distortion, Intrinsics};
+use crate::camera_model::{CameraModel, Distortion, FisheyeDistortion, Intrinsics, Lens};
 use crate::error::{CalibrationError, CameraError, TimingError};
 use crate::rig::{Rig, RigCamera, unit_quaternion};
 use crate::timing::TriggerTiming;
@@ -62,6 +70,9 @@ struct CameraDocument {
     fy_px: Option<f64>,
     cx_px: Option<f64>,
     cy_px: Option<f64>,
+    /// Absent means plumb_bob, which is also how plumb_bob is written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lens: Option<LensName>,
     #[serde(skip_serializing_if = "Option::is_none")]
     k1: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,8 +84,24 @@ struct CameraDocument {
     #[serde(skip_serializing_if = "Option::is_none")]
     k3: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    k4: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    k5: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    k6: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     trigger_offset_ms: Option<f64>,
     ego_from_camera: Option<PoseDocument>,
+}
+
+/// ROS's distortion model names. An enum, so that the TOML parser reports
+/// an unknown name with its line and the names it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum LensName {
+    PlumbBob,
+    RationalPolynomial,
+    Equidistant,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -114,14 +141,7 @@ impl CameraDocument {
             cx_px: required(self.cx_px, "cx_px")?,
             cy_px: required(self.cy_px, "cy_px")?,
         };
-        let distortion = Distortion {
-            k1: self.k1.unwrap_or(0.0),
-            k2: self.k2.unwrap_or(0.0),
-            p1: self.p1.unwrap_or(0.0),
-            p2: self.p2.unwrap_or(0.0),
-            k3: self.k3.unwrap_or(0.0),
-        };
-        let model = CameraModel::new(intrinsics, distortion)?;
+        let model = CameraModel::with_lens(intrinsics, self.lens()?)?;
         let pose = required(self.ego_from_camera, "ego_from_camera")?;
         let rotation = unit_quaternion(
             required(pose.qw, "ego_from_camera.qw")?,
@@ -137,13 +157,80 @@ impl CameraDocument {
         Ok((model, Isometry3::from_parts(translation, rotation)))
     }
 
+    /// The lens its `lens` and coefficient fields describe, refusing a
+    /// coefficient its model does not have.
+    fn lens(&self) -> Result<Lens, CameraError> {
+        let name = self.lens.unwrap_or(LensName::PlumbBob);
+        let (lens, allowed, foreign): (_, _, &[(&'static str, Option<f64>)]) = match name {
+            LensName::PlumbBob => (
+                Lens::PLUMB_BOB,
+                "k1, k2, p1, p2, k3; k4, k5, k6 need lens = \"rational_polynomial\"",
+                &[("k4", self.k4), ("k5", self.k5), ("k6", self.k6)],
+            ),
+            LensName::RationalPolynomial => (
+                Lens::RATIONAL_POLYNOMIAL,
+                "k1, k2, p1, p2, k3, k4, k5, k6",
+                &[],
+            ),
+            LensName::Equidistant => (
+                Lens::EQUIDISTANT,
+                "k1, k2, k3, k4",
+                &[
+                    ("p1", self.p1),
+                    ("p2", self.p2),
+                    ("k5", self.k5),
+                    ("k6", self.k6),
+                ],
+            ),
+        };
+        if let Some(&(field, _)) = foreign.iter().find(|(_, value)| value.is_some()) {
+            return Err(CameraError::CoefficientNotInLens {
+                field,
+                lens,
+                allowed,
+            });
+        }
+        let coefficient = |value: Option<f64>| value.unwrap_or(0.0);
+        Ok(match name {
+            LensName::PlumbBob | LensName::RationalPolynomial => {
+                Lens::RadialTangential(Distortion {
+                    k1: coefficient(self.k1),
+                    k2: coefficient(self.k2),
+                    p1: coefficient(self.p1),
+                    p2: coefficient(self.p2),
+                    k3: coefficient(self.k3),
+                    k4: coefficient(self.k4),
+                    k5: coefficient(self.k5),
+                    k6: coefficient(self.k6),
+                })
+            }
+            LensName::Equidistant => Lens::Equidistant(FisheyeDistortion {
+                k1: coefficient(self.k1),
+                k2: coefficient(self.k2),
+                k3: coefficient(self.k3),
+                k4: coefficient(self.k4),
+            }),
+        })
+    }
+
     fn from_camera(camera: &RigCamera, trigger_offset_ms: Option<f64>) -> Self {
         let k = camera.model().intrinsics();
-        let d = camera.model().distortion();
         let pose = camera.ego_from_camera();
         let q = pose.rotation.quaternion();
         let t = pose.translation.vector;
         let nonzero = |v: f64| (v != 0.0).then_some(v);
+        // plumb_bob is the default and is written without `lens`, so that
+        // existing rig files read and write back unchanged.
+        let (lens, [k1, k2, p1, p2, k3, k4, k5, k6]) = match camera.model().lens() {
+            Lens::RadialTangential(d) if d.is_rational() => {
+                (Some(LensName::RationalPolynomial), d.as_opencv_array8())
+            }
+            Lens::RadialTangential(d) => (None, d.as_opencv_array8()),
+            Lens::Equidistant(d) => (
+                Some(LensName::Equidistant),
+                [d.k1, d.k2, 0.0, 0.0, d.k3, d.k4, 0.0, 0.0],
+            ),
+        };
         Self {
             name: Some(camera.name().to_owned()),
             width_px: Some(k.width_px),
@@ -152,11 +239,15 @@ impl CameraDocument {
             fy_px: Some(k.fy_px),
             cx_px: Some(k.cx_px),
             cy_px: Some(k.cy_px),
-            k1: nonzero(d.k1),
-            k2: nonzero(d.k2),
-            p1: nonzero(d.p1),
-            p2: nonzero(d.p2),
-            k3: nonzero(d.k3),
+            lens,
+            k1: nonzero(k1),
+            k2: nonzero(k2),
+            p1: nonzero(p1),
+            p2: nonzero(p2),
+            k3: nonzero(k3),
+            k4: nonzero(k4),
+            k5: nonzero(k5),
+            k6: nonzero(k6),
             trigger_offset_ms,
             ego_from_camera: Some(PoseDocument {
                 qw: Some(q.w),

@@ -113,7 +113,11 @@ fn rewritten_log_reads_like_the_original(style: &str) {
         assert_eq!((ka.width_px, ka.height_px), (kb.width_px, kb.height_px));
         close(ka.fx_px, kb.fx_px, "fx");
         close(ka.cy_px, kb.cy_px, "cy");
-        close(a.model().distortion().k1, b.model().distortion().k1, "k1");
+        close(
+            a.model().distortion().unwrap().k1,
+            b.model().distortion().unwrap().k1,
+            "k1",
+        );
         close(
             a.ego_from_camera().translation.z,
             b.ego_from_camera().translation.z,

@@ -74,9 +74,8 @@ pub fn read_rig(log: &Path, rig_name: &str, cameras: &[String]) -> Result<Rig, D
             Distortion {
                 k1: k1[i],
                 k2: k2[i],
-                p1: 0.0,
-                p2: 0.0,
                 k3: k3[i],
+                ..Distortion::NONE
             },
         )
         .map_err(in_intrinsics)?;
@@ -102,29 +101,33 @@ pub fn read_rig(log: &Path, rig_name: &str, cameras: &[String]) -> Result<Rig, D
     })
 }
 
-/// Writes a rig as AV2 calibration files. AV2 has no tangential distortion
-/// columns, so a rig with p1/p2 cannot be written faithfully and is refused.
+/// Writes a rig as AV2 calibration files. AV2's intrinsics hold radial
+/// distortion k1 k2 k3 only, so a camera with any other term (p1, p2, a
+/// rational k4..k6, a fisheye lens) cannot be written faithfully and is
+/// refused with the camera and the terms named, rather than losing them.
 pub fn write_rig(log: &Path, rig: &Rig) -> Result<(), DatasetError> {
     let intrinsics_path = log.join(layout::INTRINSICS);
+    let cameras = rig.cameras();
+    let radial = cameras
+        .iter()
+        .map(|c| {
+            c.model()
+                .lens()
+                .radial_k1_k2_k3()
+                .map_err(|source| DatasetError::Calibration {
+                    path: intrinsics_path.clone(),
+                    source: CalibrationError::Camera {
+                        camera: c.name().to_owned(),
+                        source,
+                    },
+                })
+        })
+        .collect::<Result<Vec<[f64; 3]>, _>>()?;
     if let Some(dir) = intrinsics_path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| DatasetError::Write {
             path: dir.to_path_buf(),
             source,
         })?;
-    }
-    let cameras = rig.cameras();
-    if let Some(camera) = cameras.iter().find(|c| {
-        let d = c.model().distortion();
-        d.p1 != 0.0 || d.p2 != 0.0
-    }) {
-        return Err(DatasetError::BadValue {
-            path: intrinsics_path,
-            row: 0,
-            message: format!(
-                "camera `{}` has tangential distortion (p1, p2), which AV2 calibration cannot hold",
-                camera.name()
-            ),
-        });
     }
     let names: Vec<String> = cameras.iter().map(|c| c.name().to_owned()).collect();
     let intrinsic = |f: fn(&RigCamera) -> f64| cameras.iter().map(f).collect::<Vec<f64>>();
@@ -134,9 +137,9 @@ pub fn write_rig(log: &Path, rig: &Rig) -> Result<(), DatasetError> {
         .f64("fy_px", intrinsic(|c| c.model().intrinsics().fy_px))
         .f64("cx_px", intrinsic(|c| c.model().intrinsics().cx_px))
         .f64("cy_px", intrinsic(|c| c.model().intrinsics().cy_px))
-        .f64("k1", intrinsic(|c| c.model().distortion().k1))
-        .f64("k2", intrinsic(|c| c.model().distortion().k2))
-        .f64("k3", intrinsic(|c| c.model().distortion().k3))
+        .f64("k1", radial.iter().map(|k| k[0]).collect())
+        .f64("k2", radial.iter().map(|k| k[1]).collect())
+        .f64("k3", radial.iter().map(|k| k[2]).collect())
         .i64(
             "height_px",
             cameras
@@ -155,4 +158,72 @@ pub fn write_rig(log: &Path, rig: &Rig) -> Result<(), DatasetError> {
     let table = TableBuilder::new().string("sensor_name", names);
     pose_columns::write(table, cameras.iter().map(RigCamera::ego_from_camera))
         .write(&log.join(layout::EXTRINSICS))
+}
+
+#[cfg(test)]
+mod tests {
+    use heptaview_calibration::{CameraError, FisheyeDistortion, Lens, argoverse2_rig};
+
+    use super::*;
+
+    /// The AV2 rig with its first camera's lens replaced.
+    fn rig_with_lens(lens: Lens) -> Rig {
+        let rig = argoverse2_rig().unwrap();
+        let mut cameras = rig.cameras().to_vec();
+        let first = &cameras[0];
+        let model = CameraModel::with_lens(*first.model().intrinsics(), lens).unwrap();
+        cameras[0] = RigCamera::new(first.name(), model, *first.ego_from_camera()).unwrap();
+        Rig::new(rig.name(), cameras).unwrap()
+    }
+
+    #[test]
+    fn lenses_av2_cannot_hold_are_refused_before_anything_is_written() {
+        let refused = [
+            Lens::Equidistant(FisheyeDistortion {
+                k1: -0.04,
+                ..FisheyeDistortion::NONE
+            }),
+            Lens::RadialTangential(Distortion {
+                k1: -0.26,
+                k4: 0.1,
+                ..Distortion::NONE
+            }),
+            Lens::RadialTangential(Distortion {
+                k1: -0.26,
+                p2: 0.001,
+                ..Distortion::NONE
+            }),
+        ];
+        for lens in refused {
+            let dir = tempfile::tempdir().unwrap();
+            let error = write_rig(dir.path(), &rig_with_lens(lens)).unwrap_err();
+            let DatasetError::Calibration {
+                source: CalibrationError::Camera { camera, source },
+                ..
+            } = &error
+            else {
+                panic!("{error:?}");
+            };
+            assert_eq!(camera, "ring_front_center");
+            assert!(
+                matches!(source, CameraError::LensNotRadialPolynomial { .. }),
+                "{source:?}"
+            );
+            assert!(!dir.path().join(layout::INTRINSICS).exists());
+        }
+    }
+
+    #[test]
+    fn radial_lenses_round_trip_through_av2_calibration() {
+        let rig = rig_with_lens(Lens::RadialTangential(Distortion {
+            k1: -0.3,
+            k2: 0.1,
+            k3: -0.02,
+            ..Distortion::NONE
+        }));
+        let dir = tempfile::tempdir().unwrap();
+        write_rig(dir.path(), &rig).unwrap();
+        let names: Vec<String> = rig.camera_names().map(str::to_owned).collect();
+        assert_eq!(read_rig(dir.path(), rig.name(), &names).unwrap(), rig);
+    }
 }
