@@ -7,7 +7,8 @@
 use std::error::Error;
 
 use heptaview_calibration::{
-    ARGOVERSE2_RIG_TOML, AV2_RING_CAMERAS, CalibrationError, Rig, argoverse2_rig,
+    ARGOVERSE2_RIG_TOML, AV2_RING_CAMERAS, CalibrationError, FisheyeDistortion, Lens, Rig,
+    argoverse2_rig,
 };
 use nalgebra::Vector3;
 
@@ -205,4 +206,76 @@ fn unknown_cameras_are_named_with_the_alternatives() {
         e,
         "the rig has no camera named `ring_front_center` (it has: cam)"
     );
+}
+
+#[test]
+fn rational_and_fisheye_lenses_are_read_and_written_back() {
+    let rational = ONE_CAMERA.replace(
+        "k1 = -0.1\n",
+        "lens = \"rational_polynomial\"\nk1 = 2.0\nk2 = 0.9\np1 = 0.001\nk3 = 0.03\nk4 = 2.3\nk5 = 1.4\nk6 = 0.15\n",
+    );
+    let rig = Rig::from_toml_str(&rational).unwrap();
+    let d = *rig.cameras()[0].model().distortion().unwrap();
+    assert_eq!(
+        d.as_opencv_array8(),
+        [2.0, 0.9, 0.001, 0.0, 0.03, 2.3, 1.4, 0.15]
+    );
+    let text = rig.to_toml_string().unwrap();
+    assert!(text.contains("lens = \"rational_polynomial\""), "{text}");
+    assert_eq!(Rig::from_toml_str(&text).unwrap(), rig);
+
+    let fisheye = ONE_CAMERA.replace(
+        "k1 = -0.1\n",
+        "lens = \"equidistant\"\nk1 = -0.04\nk2 = -0.003\nk3 = 0.01\nk4 = -0.006\n",
+    );
+    let rig = Rig::from_toml_str(&fisheye).unwrap();
+    assert_eq!(
+        *rig.cameras()[0].model().lens(),
+        Lens::Equidistant(FisheyeDistortion {
+            k1: -0.04,
+            k2: -0.003,
+            k3: 0.01,
+            k4: -0.006,
+        })
+    );
+    let text = rig.to_toml_string().unwrap();
+    assert!(text.contains("lens = \"equidistant\""), "{text}");
+    assert!(!text.contains("p1") && !text.contains("k5"), "{text}");
+    assert_eq!(Rig::from_toml_str(&text).unwrap(), rig);
+
+    // plumb_bob is the default both ways: named or not, it writes without `lens`.
+    let named = ONE_CAMERA.replace("k1 = -0.1\n", "lens = \"plumb_bob\"\nk1 = -0.1\n");
+    let rig = Rig::from_toml_str(&named).unwrap();
+    assert_eq!(rig, Rig::from_toml_str(ONE_CAMERA).unwrap());
+    assert!(!rig.to_toml_string().unwrap().contains("lens"));
+}
+
+#[test]
+fn an_unknown_lens_model_is_reported_with_its_line() {
+    let e = load_error(&ONE_CAMERA.replace("k1 = -0.1\n", "k1 = -0.1\nlens = \"fisheye\"\n"));
+    assert!(e.starts_with("not a valid rig file"), "{e}");
+    assert!(e.contains("line 12"), "{e}");
+    assert!(
+        e.contains("fisheye") && e.contains("plumb_bob") && e.contains("equidistant"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_coefficient_the_lens_model_lacks_is_refused() {
+    // Fisheye k1..k4 without `lens` would be read as a different lens.
+    let e = load_error(&ONE_CAMERA.replace("k1 = -0.1\n", "k1 = -0.04\nk4 = -0.006\n"));
+    assert_eq!(
+        e,
+        "camera `cam`: `k4` is not a coefficient of the plumb_bob lens model (k1, k2, p1, p2, k3; k4, k5, k6 need lens = \"rational_polynomial\")"
+    );
+    let e = load_error(&ONE_CAMERA.replace("k1 = -0.1\n", "lens = \"equidistant\"\np1 = 0.001\n"));
+    assert_eq!(
+        e,
+        "camera `cam`: `p1` is not a coefficient of the equidistant lens model (k1, k2, k3, k4)"
+    );
+    let e = load_error(
+        &ONE_CAMERA.replace("k1 = -0.1\n", "lens = \"rational_polynomial\"\nk6 = inf\n"),
+    );
+    assert_eq!(e, "camera `cam`: `k6` is not a finite number (inf)");
 }
