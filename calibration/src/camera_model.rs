@@ -566,7 +566,9 @@ impl Lens {
     }
 
     /// Inverts [`Lens::distort`] within the fold; `None` for a point no ray
-    /// inside it distorts to.
+    /// inside it distorts to. Finds the fold on every call (a scan of some
+    /// 10⁴ polynomial evaluations): for many points use a [`CameraModel`],
+    /// which finds it once.
     pub fn undistort(&self, distorted: Vector2<f64>) -> Option<Vector2<f64>> {
         match self {
             Lens::RadialTangential(d) => d.undistort(distorted),
