@@ -87,9 +87,13 @@ impl LogRegistry {
     }
 
     /// The formats heptaview reads: its generated drives (AV2 plus the
-    /// expected decisions), then Argoverse 2 sensor logs.
+    /// expected decisions), nuScenes, then Argoverse 2 sensor logs (last: its
+    /// error is the one an unknown folder gets).
     pub fn builtin() -> Self {
-        Self::empty().with(GeneratedFormat).with(Av2Format)
+        Self::empty()
+            .with(GeneratedFormat)
+            .with(crate::nuscenes::NuScenesFormat)
+            .with(Av2Format)
     }
 
     /// The registry with one more format, asked after those before it.
