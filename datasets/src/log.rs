@@ -87,12 +87,13 @@ impl LogRegistry {
     }
 
     /// The formats heptaview reads: its generated drives (AV2 plus the
-    /// expected decisions), nuScenes, then Argoverse 2 sensor logs (last: its
+    /// expected decisions), nuScenes, ROS 2 bags, then Argoverse 2 sensor logs (last: its
     /// error is the one an unknown folder gets).
     pub fn builtin() -> Self {
         Self::empty()
             .with(GeneratedFormat)
             .with(crate::nuscenes::NuScenesFormat)
+            .with(crate::ros2bag::Ros2BagFormat)
             .with(Av2Format)
     }
 
