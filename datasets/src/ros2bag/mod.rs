@@ -4,6 +4,24 @@
 //! vehicle's motion from `/tf` (or an odometry topic). [`Ros2Bag`] replays
 //! one through [`LogReader`](crate::LogReader); [`Ros2BagWriter`] records
 //! one (`heptaview live --record out.mcap`).
+//!
+//! How it reads: `open` takes the MCAP summary (channels, chunk indexes),
+//! then reads the camera, `CameraInfo` and TF topics once, a chunk at a time
+//! (chunks holding none of them are skipped), and keeps of each image only
+//! its stamp and place (chunk, position); `read_image` reads that chunk
+//! again and keeps it for the next frames, which replay asks for in time
+//! order. Memory is a chunk, not the bag. The file is read with ordinary
+//! reads rather than memory-mapped: mapping needs `unsafe`, which this
+//! workspace forbids, and a mapped file truncated while open would crash the
+//! process instead of failing one frame. A bag needs its summary section
+//! (rosbag2 and the mcap libraries write one when they finish); CDR is
+//! decoded by hand (see `cdr.rs` for why).
+//!
+//! Conventions: cameras are placed by the `/tf_static` chain from the ego
+//! frame (default `base_link`) to their `CameraInfo`'s frame, REP 103's
+//! optical frame (z forward, x right, y down), which is heptaview's camera
+//! frame, as `base_link` (x forward, y left, z up) is its ego frame. Frame
+//! times are `header.stamp`.
 
 mod cdr;
 mod mcap_file;

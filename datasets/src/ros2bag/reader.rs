@@ -562,3 +562,56 @@ impl LogReader for Ros2Bag {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ros2bag::messages::{Header, TransformStamped};
+    use nalgebra::{Isometry3, Translation3, UnitQuaternion, Vector3};
+
+    #[test]
+    fn odometry_of_another_body_frame_is_moved_to_the_ego_frame() {
+        let mut tree = StaticTree::default();
+        // The IMU sits 1 m ahead of base_link.
+        tree.insert(&TransformStamped {
+            header: Header {
+                stamp: Time::default(),
+                frame_id: "base_link".into(),
+            },
+            child_frame_id: "imu".into(),
+            parent_from_child: Isometry3::translation(1.0, 0.0, 0.0),
+        });
+        let turned = Isometry3::from_parts(
+            Translation3::new(10.0, 0.0, 0.0),
+            UnitQuaternion::from_axis_angle(&Vector3::z_axis(), std::f64::consts::FRAC_PI_2),
+        );
+        let odometry = |child: &str| Odometry {
+            header: Header {
+                stamp: Time { sec: 1, nanosec: 0 },
+                frame_id: "odom".into(),
+            },
+            child_frame_id: child.into(),
+            world_from_child: turned,
+        };
+        let poses =
+            odometry_poses(&tree, vec![(1_000_000_000, odometry("imu"))], "base_link").unwrap();
+        let world_from_ego = poses.exact(1_000_000_000).unwrap();
+        // base_link is 1 m behind the IMU, which faces +y: at (10, -1).
+        let origin = world_from_ego.translation.vector;
+        assert!(
+            (origin - Vector3::new(10.0, -1.0, 0.0)).norm() < 1e-12,
+            "{origin}"
+        );
+        let poses = odometry_poses(&tree, vec![(5, odometry("base_link"))], "base_link").unwrap();
+        assert_eq!(poses.exact(5), Some(turned));
+        assert!(odometry_poses(&tree, vec![(5, odometry("wheel"))], "base_link").is_err());
+    }
+
+    #[test]
+    fn readers_and_writers_cross_threads() {
+        fn send_and_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_and_sync::<Ros2Bag>();
+        send::<crate::ros2bag::Ros2BagWriter>();
+    }
+}
