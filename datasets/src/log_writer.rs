@@ -9,10 +9,11 @@ use nalgebra::Isometry3;
 
 use crate::av2::Av2LogWriter;
 use crate::error::DatasetError;
+use crate::ros2bag::Ros2BagWriter;
 
 /// A drive being written: JPEG frames as they come, ego poses, then `finish`.
 pub trait LogWriter: Send {
-    /// The format being written (`av2`, `ros2-mcap`).
+    /// The format being written (`av2`, `ros2bag`), as its reader names it.
     fn format(&self) -> &'static str;
 
     /// Stores one camera frame's JPEG bytes as they are (no re-encoding).
@@ -53,6 +54,29 @@ impl LogWriter for Av2LogWriter {
     }
 }
 
+impl LogWriter for Ros2BagWriter {
+    fn format(&self) -> &'static str {
+        "ros2bag"
+    }
+
+    fn write_jpeg(
+        &mut self,
+        camera: &str,
+        timestamp_ns: u64,
+        jpeg: &[u8],
+    ) -> Result<(), DatasetError> {
+        Ros2BagWriter::write_jpeg(self, camera, timestamp_ns, jpeg)
+    }
+
+    fn add_pose(&mut self, timestamp_ns: u64, city_from_ego: Isometry3<f64>) {
+        Ros2BagWriter::add_pose(self, timestamp_ns, city_from_ego);
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), DatasetError> {
+        Ros2BagWriter::finish(*self)
+    }
+}
+
 /// Whether `path` names a ROS 2 bag to write (by its `.mcap` extension).
 pub fn is_mcap_path(path: &Path) -> bool {
     path.extension()
@@ -69,10 +93,7 @@ pub fn create_log_writer(path: &Path, rig: &Rig) -> Result<Box<dyn LogWriter>, D
         });
     }
     if is_mcap_path(path) {
-        return Err(DatasetError::Layout {
-            path: path.to_path_buf(),
-            message: "writing ROS 2 bags is not built in yet".to_owned(),
-        });
+        return Ok(Box::new(Ros2BagWriter::create(path, rig)?));
     }
     Ok(Box::new(Av2LogWriter::create(path, rig)?))
 }

@@ -23,7 +23,7 @@ use std::path::Path;
 pub use reader::NuScenesLog;
 
 use crate::error::DatasetError;
-use crate::log::{LogFormat, LogReader, OpenOptions};
+use crate::log_reader::{LogFormat, LogReader, OpenOptions};
 
 /// nuScenes' six cameras in the order the dataset lists them.
 pub const CAMERA_ORDER: [&str; 6] = [

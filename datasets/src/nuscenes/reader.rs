@@ -18,7 +18,7 @@ use super::tables::{CalibratedSensor, SampleData, Sensor, Tables};
 use super::{CAMERA_ORDER, LIDAR_CHANNEL, timestamp_ns};
 use crate::av2::{Annotations, GroundTruth};
 use crate::error::{DatasetError, FrameError};
-use crate::log::LogReader;
+use crate::log_reader::LogReader;
 
 /// One camera's images in time order.
 #[derive(Debug)]

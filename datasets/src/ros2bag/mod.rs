@@ -38,7 +38,7 @@ pub use topics::{CameraTopics, DEFAULT_EGO_FRAME, TopicMap};
 pub use writer::{Ros2BagWriter, WORLD_FRAME, camera_info_topic, image_topic, optical_frame};
 
 use crate::error::DatasetError;
-use crate::log::{LogFormat, LogReader, OpenOptions};
+use crate::log_reader::{LogFormat, LogReader, OpenOptions};
 
 /// A ROS 2 bag: an `.mcap` file, or a rosbag2 folder (`metadata.yaml` beside
 /// the `.mcap`).

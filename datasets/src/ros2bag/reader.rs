@@ -18,7 +18,7 @@ use super::topics::{CameraTopics, TopicMap, derive_cameras};
 use super::transforms::{DynamicLinks, StaticTree, ego_poses, frame_name};
 use crate::av2::GroundTruth;
 use crate::error::{DatasetError, FrameError};
-use crate::log::{LogReader, OpenOptions};
+use crate::log_reader::{LogReader, OpenOptions};
 
 pub const TF_STATIC_TOPIC: &str = "/tf_static";
 pub const TF_TOPIC: &str = "/tf";
