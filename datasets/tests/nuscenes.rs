@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use heptaview_calibration::{Rig, TriggerTiming};
 use heptaview_datasets::generator::{GenerateOptions, generate};
-use heptaview_datasets::{DatasetError, OpenOptions, open_log, open_log_with};
+use heptaview_datasets::{DatasetError, LogRegistry, OpenOptions, open_log, open_log_with};
 use nalgebra::Isometry3;
 use serde_json::{Value, json};
 
@@ -416,6 +416,14 @@ fn the_converter_refuses_a_distorted_rig() {
     assert!(!output.status.success());
     assert!(stderr.contains("lens distortion"), "{stderr}");
     assert!(!dir.path().join("nuscenes/v1.0-mini").exists());
+}
+
+#[test]
+fn the_registry_asks_for_nuscenes_before_the_av2_fallback() {
+    let names = LogRegistry::builtin().format_names();
+    let nuscenes = names.iter().position(|n| *n == "nuscenes").unwrap();
+    assert_eq!(names.last(), Some(&"av2"));
+    assert!(nuscenes < names.len() - 1);
 }
 
 #[test]
