@@ -61,8 +61,8 @@ enum Command {
     /// (NanoDet-m, then EfficientNet-Lite0 on vehicle crops for the subtype;
     /// traffic lights get a lamp state from colour). Boxes are in source pixels.
     Detect(detect::Args),
-    /// Replay a recorded seven-camera log (Argoverse 2 layout) through the
-    /// pipeline: sync, compression (key frames), detection, classification,
+    /// Replay a recorded drive (an Argoverse 2 log, a nuScenes scene or a
+    /// ROS 2 bag; 1 to 12 cameras) through the pipeline: sync, compression (key frames), detection, classification,
     /// fusion and tracking, planning; prints a summary, and writes a JSON
     /// report, a Rerun recording and an evaluation against ground truth as asked.
     Replay(replay::Args),
