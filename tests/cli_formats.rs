@@ -4,6 +4,9 @@
 //! mode records a bag that replays; bad input is one error naming the file
 //! or topic, exit 2.
 
+// Test helpers unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

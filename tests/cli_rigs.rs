@@ -2,6 +2,9 @@
 //! three- and twelve-camera rigs (and one camera of them) replay with every
 //! frame accounted for and a recording Rerun reads back with every camera.
 
+// Test helpers unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
