@@ -57,7 +57,7 @@ fn replay_runs_a_generated_log_and_writes_a_balanced_report() {
     assert_eq!(missing.status.code(), Some(2));
     assert_eq!(
         stderr(&missing).trim(),
-        "error: cannot read /no/such/log: no such log folder"
+        "error: cannot read /no/such/log: no such log file or folder"
     );
     let bad_speed = heptaview(&["replay", log.to_str().unwrap(), "--speed", "fast"]);
     assert_eq!(bad_speed.status.code(), Some(2));

@@ -63,7 +63,10 @@ impl LogRegistry {
         if !root.exists() {
             return Err(DatasetError::Read {
                 path: root.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such log"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such log file or folder",
+                ),
             });
         }
         let format = self
