@@ -14,8 +14,8 @@ use anyhow::{Context, anyhow};
 use heptaview_datasets::generator::GenerateOptions;
 use heptaview_datasets::{LogReader, OpenOptions, open_log_with};
 use heptaview_eval::keyframes::{DetectionsByFrame, keyframe_recall};
-use heptaview_io::replay::ReplayOptions;
 use heptaview_io::replay::selected_cameras;
+use heptaview_io::replay::{ReplayOptions, Speed};
 use heptaview_perception::config::KeyframeMode;
 use heptaview_perception::config::PipelineConfig;
 use heptaview_perception::record::RunRecord;
@@ -57,6 +57,12 @@ pub struct Args {
     /// seconds, sampling resident memory (RSS), to show whether it grows.
     #[arg(long, value_name = "S")]
     soak: Option<Positive>,
+    /// Also replay with key frames `auto` at recorded pace (`replay --speed
+    /// 1`), as cameras deliver: realtime_factor (max-speed frame sets/s over
+    /// the log's rate; >= 1 keeps up), camera-to-decision latency p50/p99
+    /// and drops.
+    #[arg(long)]
+    realtime: bool,
     /// Stage parameters (TOML), as `replay --config` reads them; the bench
     /// sets `keyframes` itself.
     #[arg(long, value_name = "FILE")]
@@ -76,7 +82,26 @@ struct BenchReport {
     keyframe_speedup: f64,
     /// Share of the every-frame detections still there with key frames.
     keyframe_recall: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    realtime: Option<Realtime>,
     soak: Option<Soak>,
+}
+
+/// The pipeline against the clock: can it keep up with the cameras?
+#[derive(Debug, Serialize)]
+struct Realtime {
+    /// Frame sets per second the log was recorded at.
+    log_framesets_per_s: f64,
+    /// Frame sets per second sustained at max speed, key frames `auto`.
+    sustained_framesets_per_s: f64,
+    /// sustained ÷ log rate: at or above 1 the pipeline keeps up.
+    realtime_factor: f64,
+    /// Replayed at recorded pace: camera (when the frame was due) to decision.
+    paced_latency_ms_p50: f64,
+    paced_latency_ms_p99: f64,
+    paced_wall_s: f64,
+    /// Frames dropped in the paced run, by reason (none expected).
+    paced_dropped: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -174,6 +199,22 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let off_alone = time_alone(&*log, &off_frames, &off, "ONNX Runtime alone, off")?;
     let auto_alone = time_alone(&*log, &auto_frames, &auto, "ONNX Runtime alone, auto")?;
 
+    let realtime = if args.realtime {
+        let paced = paced_replay(&log, &auto)?;
+        let log_rate = log_framesets_per_s(&*log, &cameras);
+        Some(Realtime {
+            log_framesets_per_s: log_rate,
+            sustained_framesets_per_s: auto_report.throughput.framesets_per_s,
+            realtime_factor: auto_report.throughput.framesets_per_s
+                / log_rate.max(f64::MIN_POSITIVE),
+            paced_latency_ms_p50: paced.latency_ms.end_to_end.p50,
+            paced_latency_ms_p99: paced.latency_ms.end_to_end.p99,
+            paced_wall_s: paced.throughput.wall_s,
+            paced_dropped: paced.frames.dropped.values().sum(),
+        })
+    } else {
+        None
+    };
     let soak = match args.soak {
         Some(seconds) => Some(soak(&log, &auto, seconds.get())?),
         None => None,
@@ -200,6 +241,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         keyframe_recall: keyframe_recall(&auto_detections, &off_detections),
         keyframes_off: figures(&off_report, off_alone, off_peak),
         keyframes_auto: figures(&auto_report, auto_alone, auto_peak),
+        realtime,
         soak,
     };
     println!("{}", table(&report));
@@ -239,6 +281,39 @@ fn measured_replay(
         return Err(Failure::Runtime(anyhow!("interrupted")));
     }
     Ok((report, detections, frames, peak_rss_mb()))
+}
+
+/// One replay at recorded pace (`--speed 1`).
+fn paced_replay(log: &Arc<dyn LogReader>, config: &PipelineConfig) -> Result<RunRecord, Failure> {
+    let options = ReplayOptions {
+        speed: Speed::Factor(1.0),
+        ..ReplayOptions::whole_log(config.clone())
+    };
+    let report = replay_with_progress(
+        log.clone(),
+        &options,
+        crate::interrupt::run_control()?,
+        "keyframes auto, real time",
+        &mut |_, _| {},
+    )?;
+    if report.stopped_early {
+        return Err(Failure::Runtime(anyhow!("interrupted")));
+    }
+    Ok(report)
+}
+
+/// The rate frame sets come at: the cameras' median frame rate.
+fn log_framesets_per_s(log: &dyn LogReader, cameras: &[String]) -> f64 {
+    let mut rates: Vec<f64> = cameras
+        .iter()
+        .filter_map(|camera| {
+            let t = log.timestamps_ns(camera).ok()?;
+            let span_s = (*t.last()? - *t.first()?) as f64 / 1e9;
+            (t.len() > 1 && span_s > 0.0).then(|| (t.len() - 1) as f64 / span_s)
+        })
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    rates.get(rates.len() / 2).copied().unwrap_or(0.0)
 }
 
 fn time_alone(
@@ -413,6 +488,17 @@ fn table(report: &BenchReport) -> String {
             .keyframe_recall
             .map_or("- (nothing detected)".to_owned(), |r| format!("{r:.3}"))
     ));
+    if let Some(realtime) = &report.realtime {
+        lines.push(format!(
+            "realtime_factor {:.2} (>= 1: {:.2} frame sets/s sustained, the log has {:.2}); at recorded pace: latency camera to decision p50 {:.0} ms, p99 {:.0} ms (<= 250), {} frames dropped",
+            realtime.realtime_factor,
+            realtime.sustained_framesets_per_s,
+            realtime.log_framesets_per_s,
+            realtime.paced_latency_ms_p50,
+            realtime.paced_latency_ms_p99,
+            realtime.paced_dropped
+        ));
+    }
     if let Some(soak) = &report.soak {
         lines.push(format!(
             "soak: {} passes in {:.0} s; RSS {:.0} MB after the first, {:.0} MB after the last (peak {})",

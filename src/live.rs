@@ -184,6 +184,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         cameras: names.clone(),
         poses: None,
         frames_total: 0,
+        paced: true,
     };
     let bar = ProgressBar::new_spinner();
     bar.set_style(

@@ -52,6 +52,37 @@ fn replay_runs_a_generated_log_and_writes_a_balanced_report() {
     assert_eq!(report["mode"], "replay");
     assert_eq!(report["frames"]["input"], 28);
     assert_eq!(report["inference"]["detector_calls"], 28);
+    // At max speed the source runs ahead: the latency is labelled as queued.
+    assert_eq!(report["paced"], false);
+    assert!(
+        summary.contains("queued behind a max-speed source"),
+        "{summary}"
+    );
+
+    // At recorded pace (here twice as fast) frames are stamped when due and
+    // the latency is camera to decision; the same frames are accounted for.
+    let paced_path = dir.path().join("paced.json");
+    let paced = heptaview(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--keyframes",
+        "off",
+        "--speed",
+        "2",
+        "--report",
+        paced_path.to_str().unwrap(),
+    ]);
+    assert!(paced.status.success(), "{}", stderr(&paced));
+    assert!(
+        stderr(&paced).contains("latency camera to decision: p50"),
+        "{}",
+        stderr(&paced)
+    );
+    let paced: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&paced_path).unwrap()).unwrap();
+    assert_eq!(paced["paced"], true);
+    assert_eq!(paced["frames"], report["frames"]);
+    assert_eq!(paced["decisions"], report["decisions"]);
 
     let missing = heptaview(&["replay", "/no/such/log"]);
     assert_eq!(missing.status.code(), Some(2));

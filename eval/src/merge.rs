@@ -371,6 +371,7 @@ mod tests {
             heptaview_version: "test".to_owned(),
             mode: "replay".to_owned(),
             input: input.to_owned(),
+            paced: false,
             cameras: vec!["ring_front_center".to_owned()],
             framesets: FrameSetCounts {
                 total: frames / 7,

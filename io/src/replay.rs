@@ -146,6 +146,7 @@ pub fn replay(
         rig,
         cameras,
         frames_total,
+        paced: matches!(speed, Speed::Factor(_)),
     };
     let source: Source = Box::new(move |out, control, ledger| {
         replay_source(&*log, &names, schedule, speed, out, control, ledger)
@@ -175,12 +176,18 @@ fn replay_source(
         if control.stop_requested() || control.aborted() {
             break;
         }
-        if let Speed::Factor(factor) = speed {
-            let due = Duration::from_secs_f64((timestamp_ns - first_ns) as f64 / 1e9 / factor);
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
-                std::thread::sleep(wait);
+        // Paced, a frame "arrives" when its camera would have delivered it:
+        // a source held back by a full queue does not hide the lag.
+        let due_at = match speed {
+            Speed::Factor(factor) => {
+                let due = Duration::from_secs_f64((timestamp_ns - first_ns) as f64 / 1e9 / factor);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+                Some(started + due)
             }
-        }
+            Speed::Max => None,
+        };
         ledger.input(1);
         let jpeg = match log.read_image(&cameras[camera], timestamp_ns) {
             Ok(bytes) => bytes,
@@ -193,7 +200,7 @@ fn replay_source(
         let frame = Frame {
             camera: CameraId(camera),
             timestamp_ns,
-            arrival: Instant::now(),
+            arrival: due_at.map_or_else(Instant::now, |due| due.min(Instant::now())),
             sequence: sequence[camera],
             jpeg: Arc::new(jpeg),
             image: None,

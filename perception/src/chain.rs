@@ -59,6 +59,11 @@ pub struct RunSpec {
     pub poses: Option<EgoPoses>,
     /// For the progress bar; 0 when not known (live).
     pub frames_total: u64,
+    /// Frames arrive at the pace they were recorded (cameras, `replay
+    /// --speed 1`), stamped with when they were due: the end-to-end latency
+    /// is then camera to decision. Without pacing the source runs ahead and
+    /// the latency is mostly time spent queueing.
+    pub paced: bool,
 }
 
 /// Feeds frames into the pipeline until done or asked to stop, on its own thread.
@@ -223,6 +228,7 @@ pub fn run_pipeline(
         heptaview_version: env!("CARGO_PKG_VERSION").to_owned(),
         mode: spec.mode.to_owned(),
         input: spec.input.clone(),
+        paced: spec.paced,
         cameras,
         framesets: counts,
         sync,

@@ -18,6 +18,11 @@ pub struct RunRecord {
     pub heptaview_version: String,
     pub mode: String,
     pub input: String,
+    /// Frames came at their recorded pace (live cameras, `replay --speed`):
+    /// `latency_ms.end_to_end` is camera to decision. `false`: the source
+    /// ran ahead of the pipeline and the latency is mostly queueing.
+    #[serde(default)]
+    pub paced: bool,
     pub cameras: Vec<String>,
     pub framesets: FrameSetCounts,
     /// How the synchroniser grouped frames into sets.
@@ -219,7 +224,12 @@ impl RunRecord {
                 self.inference.classifier_calls
             ),
             format!(
-                "latency end to end: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+                "{}: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+                if self.paced {
+                    "latency camera to decision"
+                } else {
+                    "latency end to end, queued behind a max-speed source (`--speed 1` for camera to decision)"
+                },
                 self.latency_ms.end_to_end.p50,
                 self.latency_ms.end_to_end.p90,
                 self.latency_ms.end_to_end.p99,
