@@ -15,7 +15,8 @@ from the model facts (models/*.toml) without sharing any code:
               clipped) resized to 224x224 (INTER_LINEAR), RGB, (x - 127) / 128,
               one batched run, softmax, top 5.
 
-Usage: reference_models.py [--threshold S] [--all-classes] IMAGE...
+Usage: reference_models.py [--threshold S] [--all-classes] [--detector NAME] [--classifier NAME] IMAGE...
+(NAME: a manifest in models/ without .toml, e.g. nanodet_int8.)
 Prints one JSON object per line per image.
 """
 
@@ -141,10 +142,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threshold", type=float, default=0.35)
     parser.add_argument("--all-classes", action="store_true")
+    parser.add_argument("--detector", default="nanodet", help="detector manifest in models/, without .toml (default nanodet)")
+    parser.add_argument("--classifier", default="efficientnet_lite0", help="classifier manifest in models/, without .toml (default efficientnet_lite0)")
     parser.add_argument("images", nargs="+")
     args = parser.parse_args()
-    det_manifest, det_session, det_labels = load("nanodet")
-    cls_manifest, cls_session, cls_labels = load("efficientnet_lite0")
+    det_manifest, det_session, det_labels = load(args.detector)
+    cls_manifest, cls_session, cls_labels = load(args.classifier)
     allowed = [args.all_classes or label in DRIVING for label in det_labels]
     for path in args.images:
         bgr = cv2.imread(path, cv2.IMREAD_COLOR)
