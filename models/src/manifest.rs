@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ModelError;
 
@@ -193,6 +193,59 @@ impl Manifest {
 /// The folder of the shipped models (this crate's folder).
 pub fn shipped_models_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A shipped model, by its manifest's file stem (`nanodet` for
+/// `models/nanodet.toml`): a name, never a path, so that a configuration
+/// file cannot point the loader elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ModelName(String);
+
+impl ModelName {
+    /// For the crate's own defaults, which are plain names.
+    pub(crate) fn shipped(name: &'static str) -> Self {
+        Self(name.to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `models/<name>.toml`.
+    pub fn manifest_path(&self) -> PathBuf {
+        shipped_models_dir().join(format!("{}.toml", self.0))
+    }
+}
+
+impl TryFrom<String> for ModelName {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if plain {
+            Ok(Self(name))
+        } else {
+            Err(format!(
+                "`{name}` is not a model name (a manifest in models/ without `.toml`, e.g. `nanodet` or `nanodet_int8`)"
+            ))
+        }
+    }
+}
+
+impl From<ModelName> for String {
+    fn from(name: ModelName) -> Self {
+        name.0
+    }
+}
+
+impl std::fmt::Display for ModelName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// Reads a label file: one label a line, line index = class id.

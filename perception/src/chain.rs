@@ -93,7 +93,7 @@ pub fn run_pipeline(
         ledger: Arc::new(Ledger::default()),
         compression: Arc::new(CompressionCounters::default()),
         inference: Arc::new(InferenceCounters::default()),
-        detector_input: Detector::shipped_input_size()
+        detector_input: Detector::shipped_input_size(&config.detector.model)
             .map_err(|e| PipelineError::stage("detect", e))?,
     };
     let ledger = context.ledger.clone();
