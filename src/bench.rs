@@ -76,6 +76,9 @@ struct BenchReport {
     machine: Machine,
     log: LogFacts,
     intra_threads: usize,
+    /// The detector in use (`[detector] model`: a manifest in models/).
+    detector: String,
+    detector_workers: usize,
     keyframes_off: ModeFigures,
     keyframes_auto: ModeFigures,
     /// Frame sets per second with key frames `auto` over `off`.
@@ -102,8 +105,9 @@ struct Realtime {
     /// The same after the first second of the drive, when the synchroniser
     /// has learnt the cameras' phases (it holds the first frames to measure
     /// them) and ONNX Runtime has warmed up: the latency a running car sees.
-    steady_latency_ms_p50: f64,
-    steady_latency_ms_p99: f64,
+    /// `None` for a drive of a second or less.
+    steady_latency_ms_p50: Option<f64>,
+    steady_latency_ms_p99: Option<f64>,
     paced_wall_s: f64,
     /// Frames dropped in the paced run, by reason (none expected).
     paced_dropped: u64,
@@ -243,6 +247,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             framesets: off_report.framesets.total,
         },
         intra_threads: base.session.intra_threads,
+        detector: base.detector.model.to_string(),
+        detector_workers: base.detector_workers.get(),
         keyframe_speedup: auto_report.throughput.framesets_per_s
             / off_report.throughput.framesets_per_s.max(f64::MIN_POSITIVE),
         keyframe_recall: keyframe_recall(&auto_detections, &off_detections),
@@ -326,12 +332,12 @@ fn paced_replay(
     Ok((report, steady))
 }
 
-/// The `q` quantile (nearest rank) of `values`; 0 when empty.
-fn percentile(values: &[f64], q: f64) -> f64 {
+/// The `q` quantile (nearest rank) of `values`; `None` when empty.
+fn percentile(values: &[f64], q: f64) -> Option<f64> {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
-    sorted.get(rank - 1).copied().unwrap_or(0.0)
+    sorted.get(rank - 1).copied()
 }
 
 /// The rate frame sets come at: the cameras' median frame rate.
@@ -454,14 +460,16 @@ fn table(report: &BenchReport) -> String {
     let (off, auto) = (&report.keyframes_off, &report.keyframes_auto);
     let mut lines = vec![
         format!(
-            "heptaview bench: {} ({} frames, {} frame sets, {} cameras); {} CPUs ({}), {} intra-op threads",
+            "heptaview bench: {} ({} frames, {} frame sets, {} cameras); {} CPUs ({}), {} intra-op threads; detector {} x {}",
             report.log.path,
             report.log.frames,
             report.log.framesets,
             report.log.cameras,
             report.machine.cpus,
             report.machine.cpu_model,
-            report.intra_threads
+            report.intra_threads,
+            report.detector,
+            report.detector_workers
         ),
         format!("{:<34}{:>16}{:>16}", "", "keyframes off", "keyframes auto"),
     ];
@@ -520,16 +528,17 @@ fn table(report: &BenchReport) -> String {
             .keyframe_recall
             .map_or("- (nothing detected)".to_owned(), |r| format!("{r:.3}"))
     ));
+    let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.0}"));
     if let Some(realtime) = &report.realtime {
         lines.push(format!(
-            "realtime_factor {:.2} (>= 1: {:.2} frame sets/s sustained, the log has {:.2}); at recorded pace: latency camera to decision p50 {:.0} ms, p99 {:.0} ms (<= 250); after the first second p50 {:.0} ms, p99 {:.0} ms; {} frames dropped",
+            "realtime_factor {:.2} (>= 1: {:.2} frame sets/s sustained, the log has {:.2}); at recorded pace: latency camera to decision p50 {:.0} ms, p99 {:.0} ms (<= 250); after the first second p50 {} ms, p99 {} ms; {} frames dropped",
             realtime.realtime_factor,
             realtime.sustained_framesets_per_s,
             realtime.log_framesets_per_s,
             realtime.paced_latency_ms_p50,
             realtime.paced_latency_ms_p99,
-            realtime.steady_latency_ms_p50,
-            realtime.steady_latency_ms_p99,
+            ms(realtime.steady_latency_ms_p50),
+            ms(realtime.steady_latency_ms_p99),
             realtime.paced_dropped
         ));
     }

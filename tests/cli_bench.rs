@@ -57,6 +57,69 @@ fn bench_measures_both_key_frame_modes_against_onnxruntime_alone() {
 }
 
 #[test]
+fn bench_realtime_replays_at_recorded_pace_with_a_shipped_preset() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let preset = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/realtime-2core-int8.toml"
+    );
+    let output = heptaview(&[
+        "bench",
+        "--seconds",
+        "2",
+        "--realtime",
+        "--config",
+        preset,
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("realtime_factor"),
+        "{}",
+        stdout(&output)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    // The preset's detector and workers are the ones measured.
+    assert_eq!(report["detector"], "nanodet_int8");
+    assert_eq!(report["detector_workers"], 2);
+    let realtime = &report["realtime"];
+    // The generated default runs its cameras at 20 frames/s.
+    let rate = realtime["log_framesets_per_s"].as_f64().unwrap();
+    assert!((rate - 20.0).abs() < 0.2, "{realtime}");
+    let sustained = realtime["sustained_framesets_per_s"].as_f64().unwrap();
+    assert_eq!(
+        sustained,
+        report["keyframes_auto"]["framesets_per_s"]
+            .as_f64()
+            .unwrap()
+    );
+    let factor = realtime["realtime_factor"].as_f64().unwrap();
+    assert!((factor - sustained / rate).abs() < 1e-9, "{realtime}");
+    for field in [
+        "paced_latency_ms_p50",
+        "paced_latency_ms_p99",
+        "steady_latency_ms_p99",
+    ] {
+        let value = realtime[field].as_f64().unwrap();
+        assert!(value.is_finite() && value > 0.0, "{field} {value}");
+    }
+    assert!(
+        realtime["paced_latency_ms_p50"].as_f64().unwrap()
+            <= realtime["paced_latency_ms_p99"].as_f64().unwrap()
+    );
+    // Paced replay is still lossless: every frame accounted, none dropped.
+    assert_eq!(realtime["paced_dropped"], 0);
+    // Recorded pace: the two-second drive takes about two seconds, not less.
+    assert!(
+        realtime["paced_wall_s"].as_f64().unwrap() >= 1.9,
+        "{realtime}"
+    );
+}
+
+#[test]
 fn bench_names_a_log_folder_that_is_not_one() {
     let dir = tempfile::tempdir().unwrap();
     let output = heptaview(&["bench", dir.path().to_str().unwrap()]);
