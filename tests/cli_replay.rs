@@ -291,6 +291,11 @@ fn the_printed_default_configuration_runs_and_a_bad_one_is_refused() {
             "[rerun]\nmax_images_per_s = 0.0\n",
             vec!["rerun.max_images_per_s"],
         ),
+        // A model is named, never a path.
+        (
+            "[detector]\nmodel = \"../models/nanodet\"\n",
+            vec!["detector.model", "not a model name"],
+        ),
     ] {
         std::fs::write(&config, text).unwrap();
         let bad = heptaview(&[
@@ -307,6 +312,20 @@ fn the_printed_default_configuration_runs_and_a_bad_one_is_refused() {
             assert!(message.contains(word), "{word}: {message}");
         }
     }
+    std::fs::write(&config, "[detector]\nmodel = \"yolo\"\n").unwrap();
+    let unknown_model = heptaview(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(unknown_model.status.code(), Some(2));
+    assert!(
+        stderr(&unknown_model).contains("no models/yolo.toml")
+            && stderr(&unknown_model).contains("nanodet_int8"),
+        "{}",
+        stderr(&unknown_model)
+    );
     let zero_rate = heptaview(&["replay", log.to_str().unwrap(), "--rerun-image-rate", "0"]);
     assert_eq!(zero_rate.status.code(), Some(2));
 }

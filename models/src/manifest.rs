@@ -216,6 +216,25 @@ impl ModelName {
     pub fn manifest_path(&self) -> PathBuf {
         shipped_models_dir().join(format!("{}.toml", self.0))
     }
+
+    /// The names of the shipped manifests, sorted.
+    pub fn shipped_names() -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(shipped_models_dir())
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|e| {
+                        let path = e.path();
+                        (path.extension()? == "toml" && path.file_stem()? != "Cargo")
+                            .then(|| path.file_stem()?.to_str().map(str::to_owned))
+                            .flatten()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
 }
 
 impl TryFrom<String> for ModelName {

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use heptaview_calibration::{EgoPoses, Rig};
 use heptaview_models::detector::Detector;
+use heptaview_models::manifest::ModelName;
 use heptaview_runtime::RuntimeError;
 use heptaview_runtime::accounting::{DropReason, Ledger};
 use heptaview_runtime::edge::{EdgeHandle, EdgeSender, FrameCount, edge};
@@ -93,8 +94,7 @@ pub fn run_pipeline(
         ledger: Arc::new(Ledger::default()),
         compression: Arc::new(CompressionCounters::default()),
         inference: Arc::new(InferenceCounters::default()),
-        detector_input: Detector::shipped_input_size(&config.detector.model)
-            .map_err(|e| PipelineError::stage("detect", e))?,
+        detector_input: detector_input_size(&config.detector.model)?,
     };
     let ledger = context.ledger.clone();
 
@@ -267,4 +267,16 @@ pub fn run_pipeline(
         queues: edges.iter().map(EdgeHandle::report).collect(),
         stopped_early: control.stop_requested(),
     })
+}
+
+/// The configured detector's input size; a model that is not shipped is the
+/// configuration's fault (bad input), not the run's.
+fn detector_input_size(model: &ModelName) -> Result<(u32, u32), PipelineError> {
+    if !model.manifest_path().is_file() {
+        return Err(PipelineError::Config(format!(
+            "[detector] model `{model}`: there is no models/{model}.toml (shipped: {})",
+            ModelName::shipped_names().join(", ")
+        )));
+    }
+    Detector::shipped_input_size(model).map_err(|e| PipelineError::stage("detect", e))
 }
