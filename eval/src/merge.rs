@@ -399,6 +399,8 @@ mod tests {
                 detector_calls: frames - 7,
                 classifier_calls: 3,
                 detector_ms_mean: 1.0,
+                classifier_crops: 5,
+                classifications_reused: 2,
             },
             compression: Compression {
                 bytes_in: 10,

@@ -1,6 +1,6 @@
-//! Crop classification: all crops of a frame in one batched run of the
-//! classifier (its batch dimension is dynamic), softmax, top-k, and the
-//! driving taxonomy on top.
+//! Crop classification: all crops of a frame, or of every frame of a frame
+//! set, in one batched run of the classifier (its batch dimension is
+//! dynamic), softmax, top-k, and the driving taxonomy on top.
 
 use std::path::Path;
 
@@ -46,6 +46,8 @@ pub struct Classifier {
     batch: Vec<f32>,
     /// Time inside ONNX Runtime's `run`, all calls together.
     inference: std::time::Duration,
+    /// ONNX Runtime `run` calls so far.
+    runs: u64,
 }
 
 impl Classifier {
@@ -90,6 +92,7 @@ impl Classifier {
             resized: Mat::default(),
             batch: Vec::new(),
             inference: std::time::Duration::ZERO,
+            runs: 0,
         })
     }
 
@@ -97,6 +100,12 @@ impl Classifier {
     /// (crop preparation and softmax not included).
     pub fn inference_time(&self) -> std::time::Duration {
         self.inference
+    }
+
+    /// ONNX Runtime `run` calls so far (a call with no crop to classify
+    /// does not run the model and is not counted).
+    pub fn runs(&self) -> u64 {
+        self.runs
     }
 
     pub fn taxonomy(&self) -> &Taxonomy {
@@ -111,7 +120,25 @@ impl Classifier {
         boxes: &[[f32; 4]],
     ) -> Result<Vec<Classification>, ModelError> {
         check_bgr(image)?;
-        let rects: Vec<_> = boxes.iter().map(|b| crop_rect(image, *b)).collect();
+        let crops: Vec<(&Mat, [f32; 4])> = boxes.iter().map(|b| (image, *b)).collect();
+        self.classify_crops(&crops)
+    }
+
+    /// Classifies crops of several images (each an 8-bit BGR image and a box
+    /// in its pixels) in one run, so that a frame set's cameras share one
+    /// call. Empty boxes (after clipping) get an empty classification and no
+    /// place in the batch. The crop tensor is kept between calls.
+    pub fn classify_crops(
+        &mut self,
+        crops: &[(&Mat, [f32; 4])],
+    ) -> Result<Vec<Classification>, ModelError> {
+        for (image, _) in crops {
+            check_bgr(image)?;
+        }
+        let rects: Vec<_> = crops
+            .iter()
+            .map(|(image, b)| crop_rect(image, *b).map(|rect| (*image, rect)))
+            .collect();
         let valid: Vec<_> = rects.iter().flatten().copied().collect();
         if valid.is_empty() {
             return Ok(vec![
@@ -119,7 +146,7 @@ impl Classifier {
                     top: Vec::new(),
                     subtype: None
                 };
-                boxes.len()
+                crops.len()
             ]);
         }
         let spec = &self.spec;
@@ -127,8 +154,8 @@ impl Classifier {
         let plane = width * height;
         self.batch.clear();
         self.batch.resize(valid.len() * 3 * plane, 0.0);
-        for (slot, rect) in valid.iter().enumerate() {
-            let crop = Mat::roi(image, *rect)?;
+        for (slot, (image, rect)) in valid.iter().enumerate() {
+            let crop = Mat::roi(*image, *rect)?;
             imgproc::resize(
                 &crop,
                 &mut self.resized,
@@ -156,6 +183,7 @@ impl Classifier {
             .run(ort::inputs![spec.name.as_str() => input])
             .map_err(session_error)?;
         self.inference += started.elapsed();
+        self.runs += 1;
         let value = outputs
             .get(logits_name)
             .ok_or_else(|| ModelError::BadOutput {

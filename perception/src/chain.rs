@@ -246,6 +246,11 @@ pub fn run_pipeline(
         inference: Inference {
             detector_calls,
             classifier_calls: context.inference.classifier_calls.load(Ordering::Relaxed),
+            classifier_crops: context.inference.classifier_crops.load(Ordering::Relaxed),
+            classifications_reused: context
+                .inference
+                .classifications_reused
+                .load(Ordering::Relaxed),
             detector_ms_mean: if detector_calls == 0 {
                 0.0
             } else {

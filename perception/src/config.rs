@@ -7,7 +7,7 @@ use std::path::Path;
 
 use heptaview_models::SessionConfig;
 use heptaview_models::detector::DetectorConfig;
-use heptaview_models::units::{NonNegative, Positive};
+use heptaview_models::units::{NonNegative, Positive, UnitInterval};
 use heptaview_runtime::edge::Backpressure;
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +106,52 @@ impl Default for CompressConfig {
     }
 }
 
+/// The `[classify_reuse]` section: when a vehicle keeps the subtype it was
+/// given in an earlier key frame of the same camera instead of a new
+/// classifier run. A detection reuses a remembered classification when it
+/// has the same class, overlaps the remembered box by at least `iou`, that
+/// box was seen within `max_gap_ms`, was classified within `max_age_ms`, and
+/// has not grown by `max_growth` (area) since it was classified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClassifyReuseConfig {
+    /// Overlap (IoU) with the box last seen in the same camera that makes a
+    /// detection the same object.
+    pub iou: UnitInterval,
+    /// A remembered box not matched for longer than this (sensor time) is
+    /// forgotten.
+    pub max_gap_ms: NonNegative,
+    /// A classification older than this is made again; 0 turns reuse off.
+    pub max_age_ms: NonNegative,
+    /// A box whose area reached this many times its area when classified is
+    /// classified again (nearer: more pixels, a better answer).
+    pub max_growth: Positive,
+}
+
+impl Default for ClassifyReuseConfig {
+    fn default() -> Self {
+        Self {
+            // The usual same-object overlap (NMS and the evaluator use 0.5):
+            // between two key frames of a camera (100-500 ms) a vehicle's box
+            // moves by much less than half its size unless it is very near,
+            // and then it is also growing.
+            iou: UnitInterval::of(0.5),
+            // One longest key-frame interval (compress.max_interval_ms, 500)
+            // plus a frame at 10 frames/s: a camera's next key frame still
+            // finds what its last one saw.
+            max_gap_ms: NonNegative::of(600.0),
+            // Subtypes change only with the view (turning, occlusion ending);
+            // a second bounds how long a first, poorer view holds, and a
+            // tracker forgets an object unseen for the same time.
+            max_age_ms: NonNegative::of(1000.0),
+            // 1.5 times the area is 1.22 times the side: about a fifth
+            // nearer, enough new pixels in a crop scaled to 224 px to be
+            // worth a run, and few enough runs for an approaching car.
+            max_growth: Positive::of(1.5),
+        }
+    }
+}
+
 /// The `[tracker]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -200,6 +246,7 @@ pub struct PipelineConfig {
     /// Detector workers, each with its own session.
     pub detector_workers: NonZeroUsize,
     pub classify: bool,
+    pub classify_reuse: ClassifyReuseConfig,
     /// Items each queue between stages holds.
     pub queue_capacity: NonZeroUsize,
     pub backpressure: Backpressure,
@@ -259,6 +306,7 @@ impl Default for PipelineConfig {
             session: SessionConfig::default(),
             detector_workers: NonZeroUsize::MIN,
             classify: true,
+            classify_reuse: ClassifyReuseConfig::default(),
             queue_capacity: NonZeroUsize::new(4).unwrap_or(NonZeroUsize::MIN),
             backpressure: Backpressure::Lossless,
             rerun: RerunConfig::default(),

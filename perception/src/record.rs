@@ -165,8 +165,16 @@ pub struct Latencies {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Inference {
     pub detector_calls: u64,
+    /// Classifier runs: one per frame set with a vehicle crop to classify.
     pub classifier_calls: u64,
     pub detector_ms_mean: f64,
+    /// Vehicle crops classified, all runs together.
+    #[serde(default)]
+    pub classifier_crops: u64,
+    /// Vehicle detections that kept their camera's earlier classification
+    /// instead of a crop (`[classify_reuse]`).
+    #[serde(default)]
+    pub classifications_reused: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
@@ -218,10 +226,12 @@ impl RunRecord {
                 }
             ),
             format!(
-                "detector calls {} ({:.1} ms mean), classifier calls {}",
+                "detector calls {} ({:.1} ms mean), classifier calls {} ({} crops, {} reused)",
                 self.inference.detector_calls,
                 self.inference.detector_ms_mean,
-                self.inference.classifier_calls
+                self.inference.classifier_calls,
+                self.inference.classifier_crops,
+                self.inference.classifications_reused
             ),
             format!(
                 "{}: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",

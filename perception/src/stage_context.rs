@@ -48,5 +48,11 @@ pub struct CompressionCounters {
 pub struct InferenceCounters {
     pub detector_calls: AtomicU64,
     pub detector_ns: AtomicU64,
+    /// Classifier runs: one per frame set with a vehicle crop to classify.
     pub classifier_calls: AtomicU64,
+    /// Vehicle crops that went through the classifier.
+    pub classifier_crops: AtomicU64,
+    /// Vehicle detections that kept an earlier classification of the same
+    /// camera instead (`[classify_reuse]`).
+    pub classifications_reused: AtomicU64,
 }
