@@ -209,7 +209,34 @@ fn replay_writes_a_rerun_recording_that_rerun_reads_back_as_logged() {
             "{timeline}"
         );
     }
-    // The layout travels with it: seven camera views, the 3D view, the log and two plots.
+    // Classes are named and coloured by the annotation context at the
+    // world root, and every box refers to it by class id.
+    assert!(
+        entities["/world"]["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "AnnotationContext:context")
+    );
+    assert_eq!(
+        sum("/detections", "Boxes2D:class_ids"),
+        sum("/detections", "Boxes2D:half_sizes")
+    );
+    assert_eq!(
+        entities["/world/tracks"]["instances"]["Boxes3D:class_ids"],
+        logged["tracks_3d"]
+    );
+    assert!(entities.contains_key("/decision/ego_speed_mps"));
+    // Every camera's health is in the log from its first frame.
+    for camera in AV2_RING_CAMERAS {
+        assert_eq!(
+            entities[&format!("/cameras/{camera}")]["instances"]["TextLog:text"],
+            1
+        );
+    }
+
+    // The layout travels with it: seven camera views, the top-down view,
+    // the log and five plots.
     let blueprints = contents["blueprints"].as_array().unwrap();
     assert_eq!(blueprints.len(), 1);
     let views = blueprints[0]
@@ -221,7 +248,72 @@ fn replay_writes_a_rerun_recording_that_rerun_reads_back_as_logged() {
             p.starts_with("/view/") && p.matches('/').count() == 2
         })
         .count();
-    assert_eq!(views, 11, "{blueprints:?}");
+    assert_eq!(views, 14, "{blueprints:?}");
+    let read = Command::new(venv_tool("python"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/read_rerun_recording.py"
+        ))
+        .arg(&recording)
+        .arg("--blueprint")
+        .output()
+        .unwrap();
+    assert!(read.status.success(), "{}", stderr(&read));
+    let blueprint: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+    let blueprint = blueprint.as_object().unwrap();
+    // Opens on frame sets, time panel collapsed (2), side panels too.
+    assert_eq!(
+        blueprint["/time_panel"]["TimePanelBlueprint:timeline"],
+        serde_json::json!(["frameset"])
+    );
+    for panel in ["/time_panel", "/blueprint_panel", "/selection_panel"] {
+        let state = blueprint[panel]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k.ends_with(":state"))
+            .unwrap()
+            .1;
+        assert_eq!(state, &serde_json::json!([2]), "{panel}");
+    }
+    let view_named = |name: &str| -> String {
+        blueprint
+            .iter()
+            .find(|(_, c)| c["ViewBlueprint:display_name"] == serde_json::json!([name]))
+            .unwrap_or_else(|| panic!("no view {name}"))
+            .0
+            .clone()
+    };
+    // Each camera view draws the tracks and the truth through its pinhole.
+    for camera in AV2_RING_CAMERAS {
+        let view = view_named(camera);
+        assert_eq!(
+            blueprint[&view]["ViewBlueprint:space_origin"],
+            serde_json::json!([format!("/world/ego/cameras/{camera}")])
+        );
+        let queries = &blueprint[&format!("{view}/ViewContents")]["ViewContents:query"];
+        for query in ["$origin/**", "/world/tracks", "/world/ground_truth"] {
+            assert!(
+                queries.as_array().unwrap().iter().any(|q| q == query),
+                "{camera}: {queries}"
+            );
+        }
+    }
+    // The top-down view has its eye above the ego frame; TTC has a y range.
+    let top_down = view_named("top-down (ego frame)");
+    let eye = &blueprint[&format!("{top_down}/EyeControls3D")];
+    assert!(eye["EyeControls3D:position"][0][2].as_f64().unwrap() > 50.0);
+    let ttc = view_named("min time to collision (s)");
+    assert_eq!(
+        blueprint[&format!("{ttc}/ScalarAxis")]["ScalarAxis:range"],
+        serde_json::json!([[0.0, 10.0]])
+    );
+    // The log's queries match what was logged (`/cameras/<name>` included).
+    let log_view = view_named("decisions and camera health");
+    assert_eq!(
+        blueprint[&format!("{log_view}/ViewContents")]["ViewContents:query"],
+        serde_json::json!(["/decision", "/cameras/**"])
+    );
 
     let bad_target = heptaview(&["replay", log.to_str().unwrap(), "--rerun", "save:"]);
     assert_eq!(bad_target.status.code(), Some(2));

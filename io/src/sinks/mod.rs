@@ -3,4 +3,5 @@
 
 pub mod detections;
 pub mod rerun;
+pub mod rerun_blueprint;
 pub mod rerun_layout;

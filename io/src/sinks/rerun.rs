@@ -1,12 +1,18 @@
 //! The Rerun sink: every frame set as the pipeline saw it and decided on it.
 //!
 //! Entity layout (ARCHITECTURE.md): `world` (ego frame, x forward, y
-//! left, z up) with `world/ego/vehicle`, `world/ego/corridor`,
-//! `world/ego/cameras/<name>` (Transform3D + Pinhole, then `image` and
-//! `detections`), `world/tracks` (+ `velocity`), `world/ground_truth`;
-//! `decision` (text log) with `decision/target_speed_mps` and
-//! `decision/min_ttc_s`; `metrics/<stage>/latency_ms`, `metrics/end_to_end_ms`
-//! and `metrics/queues/<edge>` (`->` written `_to_`: `sync_to_compress`). Timelines: `sensor_time` and `frameset`.
+//! left, z up; the `AnnotationContext` naming and colouring the classes,
+//! static) with `world/ego/vehicle`, `world/ego/corridor` (coloured by the
+//! decision), `world/ego/cameras/<name>` (Transform3D + Pinhole, static, then
+//! `image` and `detections`: 2D boxes with class ids and `#id class score`
+//! labels), `world/tracks` (3D boxes with class ids and `#id class` labels,
+//! and `velocity` arrows), `world/ground_truth` (faint, labels hidden);
+//! `decision` (text log) with `decision/target_speed_mps`,
+//! `decision/ego_speed_mps` and `decision/min_ttc_s`;
+//! `metrics/<stage>/latency_ms`, `metrics/end_to_end_ms` and
+//! `metrics/queues/<edge>` (`->` written `_to_`: `sync_to_compress`);
+//! `cameras/<name>` (text log: a camera delivering, missing, back).
+//! Timelines: `sensor_time` and `frameset`.
 //!
 //! Images go as the JPEG bytes the camera delivered (`EncodedImage`): the
 //! viewer keeps what it is sent in memory, and raw RGB at seven cameras'
@@ -24,10 +30,11 @@ use nalgebra::UnitQuaternion;
 use rerun::{RecordingStream, RecordingStreamBuilder};
 
 use super::rerun_layout::{
-    CAMERA_STATUS_PATH, DECISION_PATH, METRICS_PATH, WORLD_PATH, blueprint, camera_path,
+    CAMERA_STATUS_PATH, DECISION_PATH, GROUND_TRUTH_PATH, METRICS_PATH, TRACKS_PATH, WORLD_PATH,
+    blueprint, camera_path,
 };
 use heptaview_eval::report::RerunCounts;
-use heptaview_models::classes::{ClassSize, Family, typical_size};
+use heptaview_models::classes::{ClassSize, ObjectClass, typical_size};
 use heptaview_perception::PipelineError;
 use heptaview_perception::chain::Progress;
 use heptaview_perception::config::PlannerConfig;
@@ -99,8 +106,7 @@ impl RerunSink {
         planner: PlannerConfig,
         config: &RerunConfig,
     ) -> Result<Option<Self>, PipelineError> {
-        let builder =
-            RecordingStreamBuilder::new(APPLICATION_ID).with_blueprint(blueprint(rig.cameras()));
+        let builder = RecordingStreamBuilder::new(APPLICATION_ID);
         let stream = match target {
             RerunTarget::Off => return Ok(None),
             RerunTarget::Save(path) => builder.save(path).map_err(|e| {
@@ -141,6 +147,9 @@ impl RerunSink {
         let min_image_interval_ns = config
             .max_images_per_s
             .map(|rate| (1e9 / rate.get()) as u64);
+        blueprint(rig.cameras())
+            .send(&stream, APPLICATION_ID)
+            .map_err(|e| PipelineError::stage("rerun", e))?;
         let mut sink = Self {
             stream,
             cameras: rig.cameras().to_vec(),
@@ -160,6 +169,9 @@ impl RerunSink {
     fn log_static(&mut self) -> rerun::RecordingStreamResult<()> {
         let stream = &self.stream;
         stream.log_static(WORLD_PATH, &rerun::ViewCoordinates::FLU())?;
+        // Everything below `world` (2D boxes in the cameras, tracks, ground
+        // truth) names and colours its class through this.
+        stream.log_static(WORLD_PATH, &annotation_context())?;
         // An AV2-sized car around the ego origin (the rear axle).
         stream.log_static(
             format!("{WORLD_PATH}/ego/vehicle"),
@@ -213,16 +225,19 @@ impl RerunSink {
             if self.present[index] != Some(present) {
                 // A camera going missing (down, late, absent) and coming back.
                 let (text, level) = if present {
-                    ("camera delivering again", rerun::TextLogLevel::INFO)
+                    let text = if self.present[index].is_some() {
+                        "camera delivering again"
+                    } else {
+                        "camera delivering"
+                    };
+                    (text, rerun::TextLogLevel::INFO)
                 } else {
                     ("camera missing from frame sets", rerun::TextLogLevel::WARN)
                 };
-                if self.present[index].is_some() || !present {
-                    stream.log(
-                        format!("{CAMERA_STATUS_PATH}/{}", camera.name()),
-                        &rerun::TextLog::new(text).with_level(level),
-                    )?;
-                }
+                stream.log(
+                    format!("{CAMERA_STATUS_PATH}/{}", camera.name()),
+                    &rerun::TextLog::new(format!("{}: {text}", camera.name())).with_level(level),
+                )?;
                 self.present[index] = Some(present);
             }
             let Some(frame) = &slot.frame else { continue };
@@ -258,6 +273,7 @@ impl RerunSink {
                     [b[2] - b[0], b[3] - b[1]]
                 })
                 .collect();
+            // The legend is in the README (Rerun section): keep them in step.
             let labels: Vec<String> = detections
                 .iter()
                 .map(|d| {
@@ -280,15 +296,15 @@ impl RerunSink {
                     label
                 })
                 .collect();
-            let colors: Vec<rerun::Color> = detections
+            let class_ids: Vec<rerun::components::ClassId> = detections
                 .iter()
-                .map(|d| family_color(&d.detection.class))
+                .map(|d| class_id(&d.detection.class))
                 .collect();
             stream.log(
                 format!("{path}/detections"),
                 &rerun::Boxes2D::from_mins_and_sizes(mins, sizes)
                     .with_labels(labels)
-                    .with_colors(colors),
+                    .with_class_ids(class_ids),
             )?;
             self.counts.boxes_2d += detections.len() as u64;
             stream.set_timestamp_nanos_since_epoch("sensor_time", set.reference_ns as i64);
@@ -316,6 +332,10 @@ impl RerunSink {
             stream.log(
                 format!("{DECISION_PATH}/target_speed_mps"),
                 &rerun::Scalars::single(decision.target_speed_mps),
+            )?;
+            stream.log(
+                format!("{DECISION_PATH}/ego_speed_mps"),
+                &rerun::Scalars::single(decision.ego_speed_mps),
             )?;
             let ttc_path = format!("{DECISION_PATH}/min_ttc_s");
             match decision.min_ttc_s {
@@ -379,39 +399,30 @@ impl RerunSink {
                 quaternion(&UnitQuaternion::from_euler_angles(0.0, 0.0, yaw))
             })
             .collect();
+        // Short: they are drawn in the top-down view and in every camera
+        // the box projects into; speed is the arrow, the rest on hover.
         let labels: Vec<String> = tracks
             .iter()
-            .map(|t| {
-                let subtype = t
-                    .subtype
-                    .filter(|s| *s != t.class)
-                    .map_or(String::new(), |s| format!(" ({s})"));
-                format!(
-                    "#{} {}{subtype} {:.1} m/s",
-                    t.id,
-                    t.class,
-                    t.velocity_mps[0].hypot(t.velocity_mps[1])
-                )
-            })
+            .map(|t| format!("#{} {}", t.id, t.class))
             .collect();
-        let colors: Vec<rerun::Color> = tracks.iter().map(|t| family_color(&t.class)).collect();
-        let path = format!("{WORLD_PATH}/tracks");
+        let class_ids: Vec<rerun::components::ClassId> =
+            tracks.iter().map(|t| class_id(&t.class)).collect();
         self.stream.log(
-            path.as_str(),
+            TRACKS_PATH,
             &rerun::Boxes3D::from_centers_and_half_sizes(centres.clone(), half_sizes)
                 .with_quaternions(rotations)
                 .with_labels(labels)
-                .with_colors(colors.clone()),
+                .with_class_ids(class_ids.clone()),
         )?;
         self.stream.log(
-            format!("{path}/velocity"),
+            format!("{TRACKS_PATH}/velocity"),
             &rerun::Arrows3D::from_vectors(
                 tracks
                     .iter()
                     .map(|t| [t.velocity_mps[0] as f32, t.velocity_mps[1] as f32, 0.0]),
             )
             .with_origins(centres)
-            .with_colors(colors),
+            .with_class_ids(class_ids),
         )?;
         self.counts.tracks_3d += tracks.len() as u64;
         Ok(())
@@ -421,7 +432,7 @@ impl RerunSink {
         let Some(ground_truth) = &self.ground_truth else {
             return Ok(());
         };
-        let path = format!("{WORLD_PATH}/ground_truth");
+        let path = GROUND_TRUTH_PATH;
         // In the ego frame of the frame set's time, as the evaluation compares them.
         let Some(cuboids) = ground_truth.at(reference_ns) else {
             // No annotation near this instant: show none rather than stale ones.
@@ -446,8 +457,12 @@ impl RerunSink {
                         .iter()
                         .map(|c| quaternion(&c.ego_from_object.rotation)),
                 )
+                // Faint and thin under the tracks; the category is there
+                // on hover, or as a label when switched on in the view.
                 .with_labels(cuboids.iter().map(|c| c.category.clone()))
-                .with_colors([rerun::Color::from_rgb(120, 120, 255)]),
+                .with_show_labels(false)
+                .with_colors([ground_truth_color()])
+                .with_radii([rerun::Radius::new_ui_points(0.5)]),
         )?;
         self.counts.ground_truth_boxes += cuboids.len() as u64;
         Ok(())
@@ -532,11 +547,58 @@ fn drawn_size(class: &str) -> ClassSize {
     })
 }
 
-fn family_color(class: &str) -> rerun::Color {
-    match Family::of_label(class) {
-        Some(Family::Person) => rerun::Color::from_rgb(255, 80, 80),
-        Some(Family::TwoWheeler) => rerun::Color::from_rgb(255, 170, 0),
-        Some(Family::Vehicle) => rerun::Color::from_rgb(0, 200, 255),
-        None => rerun::Color::from_rgb(200, 200, 200),
+fn ground_truth_color() -> rerun::Color {
+    rerun::Color::from_unmultiplied_rgba(170, 170, 255, 150)
+}
+
+/// Class id 0: a label outside the driving classes.
+const OTHER_CLASS: u16 = 0;
+
+/// A detector label's class id in the annotation context: 1 + its place in
+/// `ObjectClass::ALL`.
+fn class_number(label: &str) -> u16 {
+    ObjectClass::ALL
+        .iter()
+        .position(|c| c.label() == label)
+        .map_or(OTHER_CLASS, |index| index as u16 + 1)
+}
+
+fn class_id(label: &str) -> rerun::components::ClassId {
+    rerun::components::ClassId::from(class_number(label))
+}
+
+/// Class names and colours: one hue per family (people red, two-wheelers
+/// orange, vehicles blue), shades within it; lights and signs apart.
+fn class_color(class: ObjectClass) -> rerun::Rgba32 {
+    let (r, g, b) = match class {
+        ObjectClass::Person => (255, 80, 80),
+        ObjectClass::Bicycle => (255, 170, 0),
+        ObjectClass::Motorcycle => (255, 120, 40),
+        ObjectClass::Car => (0, 200, 255),
+        ObjectClass::Bus => (40, 130, 255),
+        ObjectClass::Truck => (90, 110, 255),
+        ObjectClass::Train => (150, 100, 255),
+        ObjectClass::TrafficLight => (255, 235, 0),
+        ObjectClass::StopSign => (255, 0, 170),
+    };
+    rerun::Rgba32::from_rgb(r, g, b)
+}
+
+fn annotation_context() -> rerun::AnnotationContext {
+    let mut classes = vec![rerun::datatypes::ClassDescriptionMapElem::from((
+        OTHER_CLASS,
+        "other",
+        rerun::Rgba32::from_rgb(200, 200, 200),
+    ))];
+    for class in ObjectClass::ALL {
+        classes.push(
+            (
+                class_number(class.label()),
+                class.label(),
+                class_color(class),
+            )
+                .into(),
+        );
     }
+    rerun::AnnotationContext::new(classes)
 }
