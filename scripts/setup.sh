@@ -4,13 +4,14 @@
 # in the project-local, gitignored .deps/ folder:
 #   .deps/venv/          Python tools the tests use as references (requirements*.txt)
 #   .deps/onnxruntime/   the ONNX Runtime shared library, from the onnxruntime wheel
-# System packages (OpenCV and clang for the opencv crate's bindings) come from apt.
+# System packages (OpenCV and clang for the opencv crate's bindings; Chromium for
+# the browser test of the Rerun web viewer, scripts/browser_check.py) come from apt.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 deps="$root/.deps"
 ort_version="1.31.1"   # the release ort 2.0.0-rc.15 (feature api-31) targets
-apt_packages=(libopencv-dev clang libclang-dev pkg-config)
+apt_packages=(libopencv-dev clang libclang-dev pkg-config chromium)
 
 say() { echo "setup: $*" >&2; }
 die() { echo "setup: error: $*" >&2; exit 1; }
