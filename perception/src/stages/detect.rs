@@ -56,6 +56,8 @@ struct InFlight {
 pub struct DetectStage {
     /// `None` once shutting down (dropping it stops the workers).
     jobs: Option<Sender<Job>>,
+    /// The workers' end of the job queue, kept to empty it when stopping.
+    pending_jobs: Receiver<Job>,
     done: Receiver<JobDone>,
     workers: Vec<JoinHandle<()>>,
     in_flight: VecDeque<InFlight>,
@@ -90,6 +92,7 @@ impl DetectStage {
         }
         Ok(Self {
             jobs: Some(jobs),
+            pending_jobs: job_queue,
             done,
             workers,
             in_flight: VecDeque::new(),
@@ -288,8 +291,10 @@ impl Stage for DetectStage {
 
 impl Drop for DetectStage {
     fn drop(&mut self) {
-        // Closing the job queue ends each worker's loop.
+        // Closing the job queue ends each worker's loop; jobs not started
+        // are dropped rather than detected (a stopped run wants no results).
         self.jobs = None;
+        while self.pending_jobs.try_recv().is_ok() {}
         for worker in self.workers.drain(..) {
             let _ = worker.join();
         }
