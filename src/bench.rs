@@ -79,6 +79,8 @@ struct BenchReport {
     /// The detector in use (`[detector] model`: a manifest in models/).
     detector: String,
     detector_workers: usize,
+    /// The classifier in use (`classifier_model`), or `off` (`classify = false`).
+    classifier: String,
     keyframes_off: ModeFigures,
     keyframes_auto: ModeFigures,
     /// Frame sets per second with key frames `auto` over `off`.
@@ -249,6 +251,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         intra_threads: base.session.intra_threads,
         detector: base.detector.model.to_string(),
         detector_workers: base.detector_workers.get(),
+        classifier: if base.classify {
+            base.classifier_model.to_string()
+        } else {
+            "off".to_owned()
+        },
         keyframe_speedup: auto_report.throughput.framesets_per_s
             / off_report.throughput.framesets_per_s.max(f64::MIN_POSITIVE),
         keyframe_recall: keyframe_recall(&auto_detections, &off_detections),
@@ -460,7 +467,7 @@ fn table(report: &BenchReport) -> String {
     let (off, auto) = (&report.keyframes_off, &report.keyframes_auto);
     let mut lines = vec![
         format!(
-            "heptaview bench: {} ({} frames, {} frame sets, {} cameras); {} CPUs ({}), {} intra-op threads; detector {} x {}",
+            "heptaview bench: {} ({} frames, {} frame sets, {} cameras); {} CPUs ({}), {} intra-op threads; detector {} x {}, classifier {}",
             report.log.path,
             report.log.frames,
             report.log.framesets,
@@ -469,7 +476,8 @@ fn table(report: &BenchReport) -> String {
             report.machine.cpu_model,
             report.intra_threads,
             report.detector,
-            report.detector_workers
+            report.detector_workers,
+            report.classifier
         ),
         format!("{:<34}{:>16}{:>16}", "", "keyframes off", "keyframes auto"),
     ];

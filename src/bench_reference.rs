@@ -73,7 +73,7 @@ pub fn onnxruntime_alone(
         .map_err(|e| PipelineError::stage("detect", e))?;
     let mut classifier = if config.classify {
         Some(
-            Classifier::shipped(&config.session, 5)
+            Classifier::named(&config.classifier_model, &config.session, 5)
                 .map_err(|e| PipelineError::stage("classify", e))?,
         )
     } else {

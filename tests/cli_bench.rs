@@ -85,6 +85,7 @@ fn bench_realtime_replays_at_recorded_pace_with_a_shipped_preset() {
     // The preset's detector and workers are the ones measured.
     assert_eq!(report["detector"], "nanodet_int8");
     assert_eq!(report["detector_workers"], 2);
+    assert_eq!(report["classifier"], "efficientnet_lite0_int8");
     let realtime = &report["realtime"];
     // The generated default runs its cameras at 20 frames/s.
     let rate = realtime["log_framesets_per_s"].as_f64().unwrap();

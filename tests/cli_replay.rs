@@ -388,6 +388,10 @@ fn the_printed_default_configuration_runs_and_a_bad_one_is_refused() {
             "[detector]\nmodel = \"../models/nanodet\"\n",
             vec!["detector.model", "not a model name"],
         ),
+        (
+            "classifier_model = \"/tmp/efficientnet_lite0\"\n",
+            vec!["classifier_model", "not a model name"],
+        ),
     ] {
         std::fs::write(&config, text).unwrap();
         let bad = heptaview(&[
@@ -417,6 +421,20 @@ fn the_printed_default_configuration_runs_and_a_bad_one_is_refused() {
             && stderr(&unknown_model).contains("nanodet_int8"),
         "{}",
         stderr(&unknown_model)
+    );
+    std::fs::write(&config, "classifier_model = \"resnet50\"\n").unwrap();
+    let unknown_classifier = heptaview(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(unknown_classifier.status.code(), Some(2));
+    assert!(
+        stderr(&unknown_classifier).contains("classifier_model `resnet50`")
+            && stderr(&unknown_classifier).contains("efficientnet_lite0_int8"),
+        "{}",
+        stderr(&unknown_classifier)
     );
     let zero_rate = heptaview(&["replay", log.to_str().unwrap(), "--rerun-image-rate", "0"]);
     assert_eq!(zero_rate.status.code(), Some(2));
@@ -693,4 +711,40 @@ fn a_bad_shard_or_log_list_is_a_usage_error() {
         stderr(&empty)
     );
     assert!(stderr(&empty).contains(list), "{}", stderr(&empty));
+}
+
+#[test]
+fn a_pool_of_detector_workers_gives_the_same_detections_in_the_same_order_as_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = small_drive(dir.path(), "320", "1.0");
+    let mut written = Vec::new();
+    for workers in [1, 3] {
+        let config = dir.path().join(format!("workers{workers}.toml"));
+        std::fs::write(&config, format!("detector_workers = {workers}\n")).unwrap();
+        let detections = dir.path().join(format!("workers{workers}.jsonl"));
+        let run = heptaview(&[
+            "replay",
+            log.to_str().unwrap(),
+            "--keyframes",
+            "off",
+            "--config",
+            config.to_str().unwrap(),
+            "--detections",
+            detections.to_str().unwrap(),
+        ]);
+        assert!(run.status.success(), "{}", stderr(&run));
+        written.push(std::fs::read_to_string(&detections).unwrap());
+    }
+    // Every frame of the drive, each a line.
+    let frames: usize = AV2_RING_CAMERAS
+        .iter()
+        .map(|camera| {
+            std::fs::read_dir(log.join("sensors/cameras").join(camera))
+                .unwrap()
+                .count()
+        })
+        .sum();
+    assert!(frames >= 7 * 10, "{frames}");
+    assert_eq!(written[0].lines().count(), frames, "{}", written[0]);
+    assert_eq!(written[0], written[1]);
 }

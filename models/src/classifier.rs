@@ -10,7 +10,7 @@ use ort::value::TensorRef;
 use serde::Serialize;
 
 use crate::error::ModelError;
-use crate::manifest::{InputSpec, OutputRole, Task, shipped_models_dir};
+use crate::manifest::{InputSpec, ModelName, OutputRole, Task, shipped_models_dir};
 use crate::preprocess::{check_bgr, crop_rect, write_planes};
 use crate::session::{ModelSession, SessionConfig};
 use crate::taxonomy::{Taxonomy, VehicleSubtype};
@@ -54,10 +54,19 @@ impl Classifier {
     /// The shipped EfficientNet-Lite0 (`models/efficientnet_lite0.toml`).
     pub fn shipped(session: &SessionConfig, top_k: usize) -> Result<Self, ModelError> {
         Self::load(
-            &shipped_models_dir().join("efficientnet_lite0.toml"),
+            &shipped_models_dir().join(format!("{DEFAULT_CLASSIFIER}.toml")),
             session,
             top_k,
         )
+    }
+
+    /// A shipped classifier by manifest name (`efficientnet_lite0_int8`).
+    pub fn named(
+        model: &ModelName,
+        session: &SessionConfig,
+        top_k: usize,
+    ) -> Result<Self, ModelError> {
+        Self::load(&model.manifest_path(), session, top_k)
     }
 
     pub fn load(
@@ -247,4 +256,14 @@ pub fn softmax(logits: &[f32]) -> Vec<f32> {
     let exp: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
     let total: f32 = exp.iter().sum();
     exp.into_iter().map(|e| e / total).collect()
+}
+
+/// The classifier used unless the configuration names another:
+/// EfficientNet-Lite0 in full precision (`efficientnet_lite0_int8` is its
+/// INT8 quantization).
+pub const DEFAULT_CLASSIFIER: &str = "efficientnet_lite0";
+
+/// The default classifier's name, for configuration defaults.
+pub fn default_classifier() -> ModelName {
+    ModelName::shipped(DEFAULT_CLASSIFIER)
 }

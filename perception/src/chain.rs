@@ -96,6 +96,9 @@ pub fn run_pipeline(
         inference: Arc::new(InferenceCounters::default()),
         detector_input: detector_input_size(&config.detector.model)?,
     };
+    if config.classify {
+        ensure_shipped("classifier_model", &config.classifier_model)?;
+    }
     let ledger = context.ledger.clone();
 
     // Every stage is built (models loaded, configuration checked) before any
@@ -277,11 +280,17 @@ pub fn run_pipeline(
 /// The configured detector's input size; a model that is not shipped is the
 /// configuration's fault (bad input), not the run's.
 fn detector_input_size(model: &ModelName) -> Result<(u32, u32), PipelineError> {
-    if !model.manifest_path().is_file() {
-        return Err(PipelineError::Config(format!(
-            "[detector] model `{model}`: there is no models/{model}.toml (shipped: {})",
-            ModelName::shipped_names().join(", ")
-        )));
-    }
+    ensure_shipped("[detector] model", model)?;
     Detector::shipped_input_size(model).map_err(|e| PipelineError::stage("detect", e))
+}
+
+/// A model named by the configuration (`key`) must be one of the shipped manifests.
+fn ensure_shipped(key: &str, model: &ModelName) -> Result<(), PipelineError> {
+    if model.manifest_path().is_file() {
+        return Ok(());
+    }
+    Err(PipelineError::Config(format!(
+        "{key} `{model}`: there is no models/{model}.toml (shipped: {})",
+        ModelName::shipped_names().join(", ")
+    )))
 }

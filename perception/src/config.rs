@@ -7,6 +7,7 @@ use std::path::Path;
 
 use heptaview_models::SessionConfig;
 use heptaview_models::detector::DetectorConfig;
+use heptaview_models::manifest::ModelName;
 use heptaview_models::units::{NonNegative, Positive, UnitInterval};
 use heptaview_runtime::edge::Backpressure;
 use serde::{Deserialize, Serialize};
@@ -246,6 +247,8 @@ pub struct PipelineConfig {
     /// Detector workers, each with its own session.
     pub detector_workers: NonZeroUsize,
     pub classify: bool,
+    /// The classifier: a shipped manifest's name (`models/<name>.toml`).
+    pub classifier_model: ModelName,
     pub classify_reuse: ClassifyReuseConfig,
     /// Items each queue between stages holds.
     pub queue_capacity: NonZeroUsize,
@@ -306,6 +309,7 @@ impl Default for PipelineConfig {
             session: SessionConfig::default(),
             detector_workers: NonZeroUsize::MIN,
             classify: true,
+            classifier_model: heptaview_models::classifier::default_classifier(),
             classify_reuse: ClassifyReuseConfig::default(),
             queue_capacity: NonZeroUsize::new(4).unwrap_or(NonZeroUsize::MIN),
             backpressure: Backpressure::Lossless,

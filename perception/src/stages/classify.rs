@@ -24,6 +24,7 @@ use heptaview_models::attributes::{Attributes, light_state_of, scaled_box, wants
 use heptaview_models::classifier::Classifier;
 use heptaview_runtime::stage::{Output, Stage};
 use opencv::core::Mat;
+use opencv::prelude::*;
 
 use crate::config::{ClassifyReuseConfig, PipelineConfig};
 use crate::error::PipelineError;
@@ -366,10 +367,18 @@ impl Stage for ClassifyStage {
 /// Loads the classifier when the configuration asks for classification.
 pub fn build(context: &StageContext, config: &PipelineConfig) -> Result<SetStage, PipelineError> {
     let classifier = if config.classify {
-        Some(
-            Classifier::shipped(&config.session, 5)
-                .map_err(|e| PipelineError::stage("classify", e))?,
-        )
+        let mut classifier = Classifier::named(&config.classifier_model, &config.session, 5)
+            .map_err(|e| PipelineError::stage("classify", e))?;
+        // ONNX Runtime's first run allocates and plans: done here, before the
+        // source starts (the stage counts runs from the first frame set on).
+        let side = 224;
+        let blank = Mat::zeros(side, side, opencv::core::CV_8UC3)
+            .and_then(|m| m.to_mat())
+            .map_err(|e| PipelineError::stage("classify", e))?;
+        classifier
+            .classify(&blank, &[[0.0, 0.0, side as f32, side as f32]])
+            .map_err(|e| PipelineError::stage("classify", e))?;
+        Some(classifier)
     } else {
         None
     };
