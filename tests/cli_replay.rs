@@ -227,6 +227,35 @@ fn replay_writes_a_rerun_recording_that_rerun_reads_back_as_logged() {
         logged["tracks_3d"]
     );
     assert!(entities.contains_key("/decision/ego_speed_mps"));
+    // One box per object in each image: no track drawn twice in one camera.
+    for camera in AV2_RING_CAMERAS {
+        let read = Command::new(venv_tool("python"))
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/scripts/read_rerun_recording.py"
+            ))
+            .arg(&recording)
+            .arg("--boxes2d")
+            .arg(format!("/world/ego/cameras/{camera}/detections"))
+            .output()
+            .unwrap();
+        assert!(read.status.success(), "{}", stderr(&read));
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&read.stdout).unwrap();
+        for row in rows {
+            let mut tracks: Vec<&str> = row["labels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|label| label.as_str()?.split_whitespace().next())
+                .map(|first| first.trim_start_matches('~'))
+                .filter(|first| first.starts_with('#'))
+                .collect();
+            let boxes = tracks.len();
+            tracks.sort_unstable();
+            tracks.dedup();
+            assert_eq!(tracks.len(), boxes, "{camera}: {row}");
+        }
+    }
     // Every camera's health is in the log from its first frame.
     for camera in AV2_RING_CAMERAS {
         assert_eq!(

@@ -99,6 +99,7 @@ pub fn decode_yolov8(
     }
 }
 
+/// Intersection over union of two boxes `[x1, y1, x2, y2]` (0 when both are empty).
 pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
     let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);

@@ -19,6 +19,7 @@ pub mod taxonomy;
 pub mod traffic_light;
 pub mod units;
 
+pub use decode::iou;
 pub use error::ModelError;
 pub use runtime::{OnnxRuntime, onnxruntime};
 pub use session::{ExecutionProvider, ModelSession, SessionConfig};

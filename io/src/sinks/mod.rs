@@ -5,3 +5,4 @@ pub mod detections;
 pub mod rerun;
 pub mod rerun_blueprint;
 pub mod rerun_layout;
+pub mod shown_boxes;

@@ -33,6 +33,7 @@ use super::rerun_layout::{
     CAMERA_STATUS_PATH, DECISION_PATH, GROUND_TRUTH_PATH, METRICS_PATH, TRACKS_PATH, WORLD_PATH,
     blueprint, camera_path,
 };
+use super::shown_boxes::one_box_per_object;
 use heptaview_eval::report::RerunCounts;
 use heptaview_models::classes::{ClassSize, ObjectClass, typical_size};
 use heptaview_perception::PipelineError;
@@ -258,9 +259,13 @@ impl RerunSink {
             }
             // Detected boxes on key frames, propagated ones (labelled `~`) on
             // the others; an empty list clears the previous image's boxes.
+            // One box per object (shown_boxes.rs); the report and the
+            // detections file keep every box.
             let detections = match slot.status {
-                SlotStatus::Processed | SlotStatus::SkippedKeyframe => slot.detections.as_slice(),
-                _ => &[],
+                SlotStatus::Processed | SlotStatus::SkippedKeyframe => {
+                    one_box_per_object(&slot.detections)
+                }
+                _ => Vec::new(),
             };
             let mins: Vec<[f32; 2]> = detections
                 .iter()

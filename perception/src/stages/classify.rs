@@ -22,6 +22,7 @@ use std::sync::atomic::Ordering;
 
 use heptaview_models::attributes::{Attributes, light_state_of, scaled_box, wants_subtype};
 use heptaview_models::classifier::Classifier;
+use heptaview_models::iou;
 use heptaview_runtime::stage::{Output, Stage};
 use opencv::core::Mat;
 use opencv::prelude::*;
@@ -170,14 +171,6 @@ impl ClassificationMemory {
 
 fn area(b: &[f32; 4]) -> f32 {
     (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0)
-}
-
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = w * h;
-    let union = area(a) + area(b) - inter;
-    if union <= 0.0 { 0.0 } else { inter / union }
 }
 
 /// A vehicle crop waiting for the set's classifier run.
