@@ -313,7 +313,8 @@ fn replay_writes_a_rerun_recording_that_rerun_reads_back_as_logged() {
             .0
             .clone()
     };
-    // Each camera view draws the tracks and the truth through its pinhole.
+    // Each camera view shows its own subtree: the image, the boxes, and the
+    // tracks and truth drawn into it as wireframes through its lens.
     for camera in AV2_RING_CAMERAS {
         let view = view_named(camera);
         assert_eq!(
@@ -321,10 +322,17 @@ fn replay_writes_a_rerun_recording_that_rerun_reads_back_as_logged() {
             serde_json::json!([format!("/world/ego/cameras/{camera}")])
         );
         let queries = &blueprint[&format!("{view}/ViewContents")]["ViewContents:query"];
-        for query in ["$origin/**", "/world/tracks", "/world/ground_truth"] {
+        assert_eq!(queries, &serde_json::json!(["$origin/**"]), "{camera}");
+        for drawn in ["tracks", "ground_truth"] {
+            let path = format!("/world/ego/cameras/{camera}/{drawn}");
             assert!(
-                queries.as_array().unwrap().iter().any(|q| q == query),
-                "{camera}: {queries}"
+                entities[&path]["components"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c == "LineStrips2D:strips"),
+                "{path}: {}",
+                entities[&path]
             );
         }
     }

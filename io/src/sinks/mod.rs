@@ -2,6 +2,7 @@
 //! debugger, and a JSON Lines file of detections.
 
 pub mod detections;
+pub mod projected_boxes;
 pub mod rerun;
 pub mod rerun_blueprint;
 pub mod rerun_layout;

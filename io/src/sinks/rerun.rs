@@ -4,8 +4,9 @@
 //! left, z up; the `AnnotationContext` naming and colouring the classes,
 //! static) with `world/ego/vehicle`, `world/ego/corridor` (coloured by the
 //! decision), `world/ego/cameras/<name>` (Transform3D + Pinhole, static, then
-//! `image` and `detections`: 2D boxes with class ids and `#id class score`
-//! labels), `world/tracks` (3D boxes with class ids and `#id class` labels,
+//! `image`, `detections`: 2D boxes with class ids and `#id class score`
+//! labels, and `tracks` and `ground_truth`: the 3D boxes drawn into the
+//! image as wireframes, projected_boxes.rs), `world/tracks` (3D boxes with class ids and `#id class` labels,
 //! and `velocity` arrows), `world/ground_truth` (faint, labels hidden);
 //! `decision` (text log) with `decision/target_speed_mps`,
 //! `decision/ego_speed_mps` and `decision/min_ttc_s`;
@@ -29,6 +30,7 @@ use heptaview_models::taxonomy::VehicleSubtype;
 use nalgebra::UnitQuaternion;
 use rerun::{RecordingStream, RecordingStreamBuilder};
 
+use super::projected_boxes::{EgoBox, wireframe};
 use super::rerun_layout::{
     CAMERA_STATUS_PATH, DECISION_PATH, GROUND_TRUTH_PATH, METRICS_PATH, TRACKS_PATH, WORLD_PATH,
     blueprint, camera_path,
@@ -392,17 +394,20 @@ impl RerunSink {
             })
             .collect();
         // Boxes point along the velocity when the object moves.
-        let rotations: Vec<rerun::Quaternion> = tracks
+        let yaws: Vec<f64> = tracks
             .iter()
             .map(|t| {
                 let [vx, vy] = t.velocity_mps;
-                let yaw = if vx.hypot(vy) > 1.0 {
+                if vx.hypot(vy) > 1.0 {
                     vy.atan2(vx)
                 } else {
                     0.0
-                };
-                quaternion(&UnitQuaternion::from_euler_angles(0.0, 0.0, yaw))
+                }
             })
+            .collect();
+        let rotations: Vec<rerun::Quaternion> = yaws
+            .iter()
+            .map(|yaw| quaternion(&UnitQuaternion::from_euler_angles(0.0, 0.0, *yaw)))
             .collect();
         // Short: they are drawn in the top-down view and in every camera
         // the box projects into; speed is the arrow, the rest on hover.
@@ -414,7 +419,7 @@ impl RerunSink {
             tracks.iter().map(|t| class_id(&t.class)).collect();
         self.stream.log(
             TRACKS_PATH,
-            &rerun::Boxes3D::from_centers_and_half_sizes(centres.clone(), half_sizes)
+            &rerun::Boxes3D::from_centers_and_half_sizes(centres.clone(), half_sizes.clone())
                 .with_quaternions(rotations)
                 .with_labels(labels)
                 .with_class_ids(class_ids.clone()),
@@ -426,10 +431,63 @@ impl RerunSink {
                     .iter()
                     .map(|t| [t.velocity_mps[0] as f32, t.velocity_mps[1] as f32, 0.0]),
             )
-            .with_origins(centres)
-            .with_class_ids(class_ids),
+            .with_origins(centres.clone())
+            .with_class_ids(class_ids)
+            // The box beside it is labelled already.
+            .with_show_labels(false),
         )?;
         self.counts.tracks_3d += tracks.len() as u64;
+        let boxes: Vec<(EgoBox, u16)> = tracks
+            .iter()
+            .zip(&centres)
+            .zip(&half_sizes)
+            .zip(&yaws)
+            .map(|(((track, centre), half), yaw)| {
+                (
+                    EgoBox {
+                        centre: centre.map(f64::from).into(),
+                        half_size: half.map(f64::from).into(),
+                        rotation: UnitQuaternion::from_euler_angles(0.0, 0.0, *yaw),
+                    },
+                    class_number(&track.class),
+                )
+            })
+            .collect();
+        self.log_wireframes("tracks", &boxes, None)
+    }
+
+    /// `boxes` drawn into every camera image as wireframes through the
+    /// camera's lens (`<camera>/<name>`), coloured by class unless `color`.
+    fn log_wireframes(
+        &self,
+        name: &str,
+        boxes: &[(EgoBox, u16)],
+        color: Option<rerun::Color>,
+    ) -> rerun::RecordingStreamResult<()> {
+        for camera in &self.cameras {
+            let mut strips: Vec<Vec<[f32; 2]>> = Vec::new();
+            let mut classes: Vec<rerun::components::ClassId> = Vec::new();
+            for (ego_box, class) in boxes {
+                let drawn = wireframe(camera, ego_box);
+                classes.extend(std::iter::repeat_n(
+                    rerun::components::ClassId::from(*class),
+                    drawn.len(),
+                ));
+                strips.extend(drawn);
+            }
+            // Unlabelled: the detection boxes carry the labels, and a box's
+            // dozen edges would each repeat its class name.
+            let mut lines = rerun::LineStrips2D::new(strips)
+                .with_class_ids(classes)
+                .with_show_labels(false);
+            if let Some(color) = color {
+                lines = lines
+                    .with_colors([color])
+                    .with_radii([rerun::Radius::new_ui_points(0.5)]);
+            }
+            self.stream
+                .log(format!("{}/{name}", camera_path(camera.name())), &lines)?;
+        }
         Ok(())
     }
 
@@ -441,6 +499,12 @@ impl RerunSink {
         // In the ego frame of the frame set's time, as the evaluation compares them.
         let Some(cuboids) = ground_truth.at(reference_ns) else {
             // No annotation near this instant: show none rather than stale ones.
+            for camera in &self.cameras {
+                self.stream.log(
+                    format!("{}/ground_truth", camera_path(camera.name())),
+                    &rerun::Clear::flat(),
+                )?;
+            }
             return self.stream.log(path, &rerun::Clear::flat());
         };
         let centres = cuboids.iter().map(|c| {
@@ -470,7 +534,20 @@ impl RerunSink {
                 .with_radii([rerun::Radius::new_ui_points(0.5)]),
         )?;
         self.counts.ground_truth_boxes += cuboids.len() as u64;
-        Ok(())
+        let boxes: Vec<(EgoBox, u16)> = cuboids
+            .iter()
+            .map(|c| {
+                (
+                    EgoBox {
+                        centre: c.ego_from_object.translation.vector.into(),
+                        half_size: nalgebra::Vector3::new(c.length_m, c.width_m, c.height_m) / 2.0,
+                        rotation: c.ego_from_object.rotation,
+                    },
+                    OTHER_CLASS,
+                )
+            })
+            .collect();
+        self.log_wireframes("ground_truth", &boxes, Some(ground_truth_color()))
     }
 
     /// The drive corridor the planner looked along, coloured by its decision.

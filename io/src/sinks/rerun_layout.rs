@@ -230,14 +230,13 @@ pub fn blueprint(cameras: &[RigCamera]) -> Layout {
     }
 }
 
-/// A camera's image with its detected boxes, and the 3D tracks and ground
-/// truth projected through its pinhole (wireframes).
+/// A camera's image with its detected boxes, and the tracks and ground
+/// truth drawn into it as wireframes through its lens (projected_boxes.rs:
+/// Rerun's own projection through the pinhole neither clips at the camera
+/// plane nor knows distortion).
 fn camera_view(name: &str) -> View {
-    View::new(ViewKind::Spatial2D, name, format!("/{}", camera_path(name))).with_contents([
-        "$origin/**".to_owned(),
-        format!("/{TRACKS_PATH}"),
-        format!("/{GROUND_TRUTH_PATH}"),
-    ])
+    View::new(ViewKind::Spatial2D, name, format!("/{}", camera_path(name)))
+        .with_contents(["$origin/**".to_owned()])
 }
 
 /// The camera looking most nearly straight ahead (the one the planner
@@ -353,9 +352,9 @@ mod tests {
             let view = views.iter().find(|v| v.name == camera.name()).unwrap();
             assert_eq!(view.kind, ViewKind::Spatial2D);
             assert_eq!(view.origin, format!("/{}", camera_path(camera.name())));
-            // Tracks and ground truth are drawn projected into the camera.
-            assert!(view.contents.contains(&"/world/tracks".to_owned()));
-            assert!(view.contents.contains(&"/world/ground_truth".to_owned()));
+            // Its own subtree only: tracks and ground truth are logged into
+            // it as wireframes, not projected by the viewer.
+            assert_eq!(view.contents, ["$origin/**"]);
         }
         let top_down = views
             .iter()
