@@ -110,6 +110,11 @@ struct Realtime {
     /// `None` for a drive of a second or less.
     steady_latency_ms_p50: Option<f64>,
     steady_latency_ms_p99: Option<f64>,
+    /// The first frame set's latency: from its first frame to the run's
+    /// first decision (start-up: phase measurement, every camera detected).
+    first_decision_ms: Option<f64>,
+    /// The highest latency within the first second.
+    warm_up_latency_ms_max: Option<f64>,
     paced_wall_s: f64,
     /// Frames dropped in the paced run, by reason (none expected).
     paced_dropped: u64,
@@ -211,7 +216,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let auto_alone = time_alone(&*log, &auto_frames, &auto, "ONNX Runtime alone, auto")?;
 
     let realtime = if args.realtime {
-        let (paced, steady) = paced_replay(&log, &auto)?;
+        let (paced, latencies) = paced_replay(&log, &auto)?;
         let log_rate = log_framesets_per_s(&*log, &cameras);
         Some(Realtime {
             log_framesets_per_s: log_rate,
@@ -220,8 +225,10 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 / log_rate.max(f64::MIN_POSITIVE),
             paced_latency_ms_p50: paced.latency_ms.end_to_end.p50,
             paced_latency_ms_p99: paced.latency_ms.end_to_end.p99,
-            steady_latency_ms_p50: percentile(&steady, 0.5),
-            steady_latency_ms_p99: percentile(&steady, 0.99),
+            steady_latency_ms_p50: percentile(&latencies.steady, 0.5),
+            steady_latency_ms_p99: percentile(&latencies.steady, 0.99),
+            first_decision_ms: latencies.warm_up.first().copied(),
+            warm_up_latency_ms_max: latencies.warm_up.iter().copied().reduce(f64::max),
             paced_wall_s: paced.throughput.wall_s,
             paced_dropped: paced.frames.dropped.values().sum(),
         })
@@ -306,18 +313,24 @@ fn measured_replay(
 /// The part of a drive a paced run's steady-state latency leaves out.
 const WARM_UP_NS: u64 = 1_000_000_000;
 
-/// One replay at recorded pace (`--speed 1`), with the latency (ms) of each
-/// frame set after the first second.
+/// Frame-set latencies (ms) of a paced run, split at the end of its first second.
+#[derive(Debug, Default)]
+struct PacedLatencies {
+    warm_up: Vec<f64>,
+    steady: Vec<f64>,
+}
+
+/// One replay at recorded pace (`--speed 1`), with the latency of each frame set.
 fn paced_replay(
     log: &Arc<dyn LogReader>,
     config: &PipelineConfig,
-) -> Result<(RunRecord, Vec<f64>), Failure> {
+) -> Result<(RunRecord, PacedLatencies), Failure> {
     let options = ReplayOptions {
         speed: Speed::Factor(1.0),
         ..ReplayOptions::whole_log(config.clone())
     };
     let mut first_ns = None;
-    let mut steady = Vec::new();
+    let mut latencies = PacedLatencies::default();
     let report = replay_with_progress(
         log.clone(),
         &options,
@@ -329,14 +342,16 @@ fn paced_replay(
             let latency_ms = set.first_arrival.elapsed().as_secs_f64() * 1e3;
             let first = *first_ns.get_or_insert(set.reference_ns);
             if set.reference_ns.saturating_sub(first) >= WARM_UP_NS {
-                steady.push(latency_ms);
+                latencies.steady.push(latency_ms);
+            } else {
+                latencies.warm_up.push(latency_ms);
             }
         },
     )?;
     if report.stopped_early {
         return Err(Failure::Runtime(anyhow!("interrupted")));
     }
-    Ok((report, steady))
+    Ok((report, latencies))
 }
 
 /// The `q` quantile (nearest rank) of `values`; `None` when empty.
@@ -539,7 +554,7 @@ fn table(report: &BenchReport) -> String {
     let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.0}"));
     if let Some(realtime) = &report.realtime {
         lines.push(format!(
-            "realtime_factor {:.2} (>= 1: {:.2} frame sets/s sustained, the log has {:.2}); at recorded pace: latency camera to decision p50 {:.0} ms, p99 {:.0} ms (<= 250); after the first second p50 {} ms, p99 {} ms; {} frames dropped",
+            "realtime_factor {:.2} (>= 1: {:.2} frame sets/s sustained, the log has {:.2}); at recorded pace: latency camera to decision p50 {:.0} ms, p99 {:.0} ms (<= 250); after the first second p50 {} ms, p99 {} ms; first decision after {} ms, worst in the first second {} ms; {} frames dropped",
             realtime.realtime_factor,
             realtime.sustained_framesets_per_s,
             realtime.log_framesets_per_s,
@@ -547,6 +562,8 @@ fn table(report: &BenchReport) -> String {
             realtime.paced_latency_ms_p99,
             ms(realtime.steady_latency_ms_p50),
             ms(realtime.steady_latency_ms_p99),
+            ms(realtime.first_decision_ms),
+            ms(realtime.warm_up_latency_ms_max),
             realtime.paced_dropped
         ));
     }

@@ -103,6 +103,8 @@ fn bench_realtime_replays_at_recorded_pace_with_a_shipped_preset() {
         "paced_latency_ms_p50",
         "paced_latency_ms_p99",
         "steady_latency_ms_p99",
+        "first_decision_ms",
+        "warm_up_latency_ms_max",
     ] {
         let value = realtime[field].as_f64().unwrap();
         assert!(value.is_finite() && value > 0.0, "{field} {value}");
@@ -110,6 +112,11 @@ fn bench_realtime_replays_at_recorded_pace_with_a_shipped_preset() {
     assert!(
         realtime["paced_latency_ms_p50"].as_f64().unwrap()
             <= realtime["paced_latency_ms_p99"].as_f64().unwrap()
+    );
+    // The first decision is one of the first second's latencies.
+    assert!(
+        realtime["first_decision_ms"].as_f64().unwrap()
+            <= realtime["warm_up_latency_ms_max"].as_f64().unwrap()
     );
     // Paced replay is still lossless: every frame accounted, none dropped.
     assert_eq!(realtime["paced_dropped"], 0);
