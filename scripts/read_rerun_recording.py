@@ -12,6 +12,9 @@ Usage: python scripts/read_rerun_recording.py RECORDING.rrd
            (the 2D boxes logged at ENTITY, a row per image:
             {"frameset": n, "centers": [[x, y], ...], "half_sizes": [[w/2, h/2], ...],
              "class_ids": [id, ...], "labels": [text, ...]})
+       python scripts/read_rerun_recording.py RECORDING.rrd --text ENTITY
+           (the text log at ENTITY, a row per line:
+            {"frameset": n, "text": "...", "level": "INFO"})
        python scripts/read_rerun_recording.py RECORDING.rrd --blueprint
            (the blueprint: per entity (`view/<id>`, `container/<id>`,
             `time_panel`, ...) each component's last value, a list)
@@ -108,6 +111,20 @@ def boxes2d(chunks, entity):
     return sorted(rows, key=lambda row: row["frameset"])
 
 
+def texts(chunks, entity):
+    rows = []
+    for chunk in chunks:
+        if chunk.entity_path != entity or chunk.is_static:
+            continue
+        batch = chunk.to_record_batch().to_pydict()
+        if "TextLog:text" not in batch:
+            continue
+        levels = batch.get("TextLog:level") or [None] * len(batch["TextLog:text"])
+        for frameset, text, level in zip(batch["frameset"], batch["TextLog:text"], levels):
+            rows.append({"frameset": frameset, "text": (text or [""])[0], "level": (level or [None])[0]})
+    return sorted(rows, key=lambda row: row["frameset"])
+
+
 def blueprint_components(chunks):
     entities = {}
     for chunk in chunks:
@@ -132,6 +149,12 @@ def main():
         reader = RrdReader(sys.argv[1])
         chunks = reader.stream(store=reader.recordings()[0]).to_chunks()
         json.dump(boxes2d(chunks, sys.argv[3]), sys.stdout)
+        print()
+        return
+    if len(sys.argv) == 4 and sys.argv[2] == "--text":
+        reader = RrdReader(sys.argv[1])
+        chunks = reader.stream(store=reader.recordings()[0]).to_chunks()
+        json.dump(texts(chunks, sys.argv[3]), sys.stdout)
         print()
         return
     if len(sys.argv) == 4 and sys.argv[2] == "--boxes3d":

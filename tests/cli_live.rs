@@ -92,12 +92,34 @@ fn live_runs_seven_video_cameras_and_reports_a_camera_that_never_comes() {
         .unwrap();
     assert!(read.status.success(), "{}", stderr(&read));
     let contents: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
-    let status = &contents["entities"]["/cameras/ring_front_center"];
-    assert_eq!(status["instances"]["TextLog:text"], 1, "{status}");
-    assert!(
-        contents["entities"]
-            .get("/cameras/ring_front_left")
-            .is_none()
+    let status_log = |camera: &str| -> Vec<serde_json::Value> {
+        let read = Command::new(venv_tool("python"))
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/scripts/read_rerun_recording.py"
+            ))
+            .arg(&recording)
+            .arg("--text")
+            .arg(format!("/cameras/{camera}"))
+            .output()
+            .unwrap();
+        assert!(read.status.success(), "{}", stderr(&read));
+        serde_json::from_slice(&read.stdout).unwrap()
+    };
+    let missing_camera = status_log("ring_front_center");
+    assert_eq!(missing_camera.len(), 1, "{missing_camera:?}");
+    assert_eq!(
+        missing_camera[0]["text"],
+        "ring_front_center: camera missing from frame sets"
+    );
+    assert_eq!(missing_camera[0]["level"], "WARN");
+    // A camera that delivers throughout says so once, and nothing more.
+    let healthy = status_log("ring_front_left");
+    assert_eq!(healthy.len(), 1, "{healthy:?}");
+    assert_eq!(healthy[0]["text"], "ring_front_left: camera delivering");
+    assert_eq!(
+        contents["entities"]["/cameras/ring_front_center"]["instances"]["TextLog:text"],
+        1
     );
 
     let missing = heptaview(&[
