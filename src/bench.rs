@@ -204,8 +204,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let log: Arc<dyn LogReader> = Arc::from(open_log_with(&log_dir, &open).map_err(Failure::from)?);
     let cameras = selected_cameras(&*log, None).map_err(Failure::from)?;
 
-    let mut off = base.clone();
-    off.compress.keyframes = KeyframeMode::Off;
+    let off = crate::session::every_frame_reference(&base);
     let mut auto = base.clone();
     auto.compress.keyframes = KeyframeMode::Auto;
     let (off_report, off_detections, off_frames, off_peak) =

@@ -206,7 +206,7 @@ pub fn run_plan(plan: &Plan) -> Result<Report, Failure> {
         let keyframes_on = options.config.compress.keyframes == KeyframeMode::Auto;
         if plan.keyframe_recall_pass && keyframes_on && !report.run.stopped_early {
             let mut every_frame_options = options.clone();
-            every_frame_options.config.compress.keyframes = KeyframeMode::Off;
+            every_frame_options.config = every_frame_reference(&options.config);
             let mut every_frame = DetectionsByFrame::default();
             replay_with_progress(
                 log,
@@ -222,6 +222,17 @@ pub fn run_plan(plan: &Plan) -> Result<Report, Failure> {
     }
     write_report(&report, plan.report.as_ref())?;
     Ok(report)
+}
+
+/// The configuration of the every-frame pass that key-frame recall is
+/// measured against: the same stages with every frame detected. Every frame
+/// means every frame: a detector-call budget would leave frames out of the
+/// reference too.
+pub fn every_frame_reference(config: &PipelineConfig) -> PipelineConfig {
+    let mut reference = config.clone();
+    reference.compress.keyframes = KeyframeMode::Off;
+    reference.compress.budget_calls_per_s = None;
+    reference
 }
 
 /// One replay with a progress bar (rate and ETA) on stderr.
@@ -247,4 +258,24 @@ pub fn replay_with_progress(
     });
     bar.finish_and_clear();
     result.map_err(Failure::from)
+}
+
+#[cfg(test)]
+mod every_frame_reference_tests {
+    use heptaview_models::units::Positive;
+
+    use super::*;
+
+    #[test]
+    fn the_reference_detects_every_frame_whatever_the_budget() {
+        let mut config = PipelineConfig::default();
+        config.compress.budget_calls_per_s = Some(Positive::of(20.0));
+        config.detector_workers = std::num::NonZeroUsize::new(2).unwrap();
+        let reference = every_frame_reference(&config);
+        assert_eq!(reference.compress.keyframes, KeyframeMode::Off);
+        assert_eq!(reference.compress.budget_calls_per_s, None);
+        // Everything else is the run's own.
+        assert_eq!(reference.detector_workers, config.detector_workers);
+        assert_eq!(reference.detector, config.detector);
+    }
 }

@@ -86,6 +86,17 @@ fn bench_realtime_replays_at_recorded_pace_with_a_shipped_preset() {
     assert_eq!(report["detector"], "nanodet_int8");
     assert_eq!(report["detector_workers"], 2);
     assert_eq!(report["classifier"], "efficientnet_lite0_int8");
+    // The preset's detector-call budget limits the key-frame run only: the
+    // every-frame reference that keyframe_recall is measured against
+    // detects every frame.
+    assert_eq!(
+        report["keyframes_off"]["detector_calls"],
+        report["log"]["frames"]
+    );
+    assert!(
+        report["keyframes_auto"]["detector_calls"].as_u64().unwrap()
+            < report["log"]["frames"].as_u64().unwrap()
+    );
     let realtime = &report["realtime"];
     // The generated default runs its cameras at 20 frames/s.
     let rate = realtime["log_framesets_per_s"].as_f64().unwrap();
