@@ -85,7 +85,9 @@ pub struct CompressConfig {
     pub min_interval_rear_ms: NonNegative,
     /// A camera gets a key frame at least this often.
     pub max_interval_ms: Positive,
-    /// Detector calls per second of stream time, all cameras together.
+    /// Detector calls per second of stream time, all cameras together;
+    /// cameras past `max_interval_ms` are served first, so it holds under
+    /// the budget too.
     pub budget_calls_per_s: Option<Positive>,
     /// Width of the detector input: key frames are decoded no smaller. Set
     /// from the detector model when the models load, so not in the file.

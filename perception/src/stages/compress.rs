@@ -4,11 +4,12 @@
 //! when at least the minimum interval has passed since the camera's last key
 //! frame and its grey thumbnail differs enough from that key frame's (for the
 //! cameras covering the drive path: in any case), or when the maximum
-//! interval has passed; an optional budget of detector calls per
-//! second of stream time arbitrates, cameras covering the drive path first,
-//! then by how much changed. Other frames are `skipped_keyframe`: decoded only
-//! in grey at a reduced scale, on which the propagate stage carries the last
-//! key frame's detections forward by optical flow.
+//! interval has passed; an optional budget of detector calls per second of
+//! stream time arbitrates: cameras past their maximum interval first, then
+//! cameras covering the drive path, then by how much changed. Other frames
+//! are `skipped_keyframe`: decoded only in grey at a reduced scale, on which
+//! the propagate stage carries the last key frame's detections forward by
+//! optical flow.
 //!
 //! Spatial: key frames are decoded straight to the smallest DCT scale (1, 1/2,
 //! 1/4, 1/8) still at least as wide as the detector input, which the detector
@@ -61,6 +62,7 @@ pub struct Compressor {
 struct Candidate {
     slot: usize,
     rank: u8,
+    overdue: bool,
     change: f64,
     thumbnail: Option<Vec<u8>>,
 }
@@ -248,6 +250,7 @@ impl Stage for Compressor {
                 candidates.push(Candidate {
                     slot: index,
                     rank,
+                    overdue: false,
                     change: f64::INFINITY,
                     thumbnail: None,
                 });
@@ -273,6 +276,7 @@ impl Stage for Compressor {
                 candidates.push(Candidate {
                     slot: index,
                     rank,
+                    overdue,
                     change,
                     thumbnail,
                 });
@@ -282,11 +286,14 @@ impl Stage for Compressor {
             }
         }
 
-        // The budget decides among candidates: drive-path cameras, then most changed.
+        // The budget decides among candidates: cameras past their maximum
+        // interval (the interval is a promise, else the budget starves the
+        // rear cameras), then drive-path cameras, then most changed.
         if self.config.budget_calls_per_s.is_some() {
             candidates.sort_by(|a, b| {
-                a.rank
-                    .cmp(&b.rank)
+                b.overdue
+                    .cmp(&a.overdue)
+                    .then(a.rank.cmp(&b.rank))
                     .then(b.change.total_cmp(&a.change))
                     .then(a.slot.cmp(&b.slot))
             });
@@ -618,6 +625,35 @@ mod selection_tests {
         );
         let counts = h.ledger.counts();
         assert_eq!((counts.skipped_keyframe, counts.dropped_total()), (5, 0));
+    }
+
+    #[test]
+    fn under_the_budget_every_camera_still_gets_a_key_frame_each_max_interval() {
+        let (bus, dog) = (photo("bus.jpg"), photo("darknet_dog.jpg"));
+        // One call per 100 ms set: the camera looking ahead alone could use it all.
+        let config = CompressConfig {
+            budget_calls_per_s: Some(Positive::of(10.0)),
+            ..CompressConfig::default()
+        };
+        // Camera 0 looks ahead (rank 0), camera 1 behind (3); both change every set.
+        let mut h = Harness::new(config, vec![0, 3]);
+        let frames = |k: u64| {
+            if k.is_multiple_of(2) {
+                [bus.clone(), bus.clone()]
+            } else {
+                [dog.clone(), dog.clone()]
+            }
+        };
+        let statuses: Vec<_> = (0..11)
+            .map(|k| h.statuses(set(k * 100 * MS, &frames(k))))
+            .collect();
+        assert_eq!(statuses[0], [Key, Key]);
+        for k in [1, 2, 3, 4, 6, 7, 8, 9] {
+            assert_eq!(statuses[k], [Key, SkippedKeyframe], "set {k}");
+        }
+        // Past max_interval_ms (500) the camera behind comes first.
+        assert_eq!(statuses[5], [SkippedKeyframe, Key]);
+        assert_eq!(statuses[10], [SkippedKeyframe, Key]);
     }
 
     #[test]
