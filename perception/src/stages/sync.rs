@@ -28,7 +28,10 @@ use heptaview_runtime::stage::{Output, Stage};
 /// The tolerance when frames are grouped by raw timestamp.
 pub const UNTIMED_TOLERANCE_MS: f64 = 10.0;
 /// Phases are measured once every camera has delivered this many frames...
-const LEARN_FRAMES: usize = 3;
+/// Two give each camera an interval and a phase (the cycle is the median of
+/// all cameras' intervals); every further frame waited for here delays the
+/// first frame set, and so the drive's first decision, by a whole cycle.
+const LEARN_FRAMES: usize = 2;
 /// ...or this much stream time has passed since the first frame.
 const LEARN_WINDOW_NS: u64 = 1_000_000_000;
 
