@@ -401,6 +401,7 @@ mod tests {
                 detector_ms_mean: 1.0,
                 classifier_crops: 5,
                 classifications_reused: 2,
+                classifications_deferred: 0,
             },
             compression: Compression {
                 bytes_in: 10,

@@ -254,6 +254,10 @@ pub fn run_pipeline(
                 .inference
                 .classifications_reused
                 .load(Ordering::Relaxed),
+            classifications_deferred: context
+                .inference
+                .classifications_deferred
+                .load(Ordering::Relaxed),
             detector_ms_mean: if detector_calls == 0 {
                 0.0
             } else {

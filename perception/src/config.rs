@@ -251,6 +251,9 @@ pub struct PipelineConfig {
     pub classify: bool,
     /// The classifier: a shipped manifest's name (`models/<name>.toml`).
     pub classifier_model: ModelName,
+    /// Most vehicle crops one frame set classifies, the largest first; the
+    /// others wait for their camera's next key frame. `None`: all.
+    pub classifier_max_crops_per_set: Option<NonZeroUsize>,
     pub classify_reuse: ClassifyReuseConfig,
     /// Items each queue between stages holds.
     pub queue_capacity: NonZeroUsize,
@@ -312,6 +315,7 @@ impl Default for PipelineConfig {
             detector_workers: NonZeroUsize::MIN,
             classify: true,
             classifier_model: heptaview_models::classifier::default_classifier(),
+            classifier_max_crops_per_set: None,
             classify_reuse: ClassifyReuseConfig::default(),
             queue_capacity: NonZeroUsize::new(4).unwrap_or(NonZeroUsize::MIN),
             backpressure: Backpressure::Lossless,
@@ -357,6 +361,7 @@ mod config_tests {
         for optional in [
             "budget_calls_per_s",
             "max_images_per_s",
+            "classifier_max_crops_per_set",
             "intra_threads",
             "tolerance_ms",
         ] {

@@ -175,6 +175,10 @@ pub struct Inference {
     /// instead of a crop (`[classify_reuse]`).
     #[serde(default)]
     pub classifications_reused: u64,
+    /// Vehicle crops left for a later key frame by the per-set cap
+    /// (`classifier_max_crops_per_set`).
+    #[serde(default)]
+    pub classifications_deferred: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
@@ -226,12 +230,13 @@ impl RunRecord {
                 }
             ),
             format!(
-                "detector calls {} ({:.1} ms mean), classifier calls {} ({} crops, {} reused)",
+                "detector calls {} ({:.1} ms mean), classifier calls {} ({} crops, {} reused, {} deferred)",
                 self.inference.detector_calls,
                 self.inference.detector_ms_mean,
                 self.inference.classifier_calls,
                 self.inference.classifier_crops,
-                self.inference.classifications_reused
+                self.inference.classifications_reused,
+                self.inference.classifications_deferred
             ),
             format!(
                 "{}: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",

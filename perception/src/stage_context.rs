@@ -55,4 +55,7 @@ pub struct InferenceCounters {
     /// Vehicle detections that kept an earlier classification of the same
     /// camera instead (`[classify_reuse]`).
     pub classifications_reused: AtomicU64,
+    /// Vehicle crops left for a later key frame by
+    /// `classifier_max_crops_per_set`.
+    pub classifications_deferred: AtomicU64,
 }

@@ -12,11 +12,18 @@
 //!   this stage runs before tracking, so the memory is per camera and matches
 //!   boxes by overlap;
 //! - frames that are not key frames are never classified: they carry no
-//!   decoded image and their (propagated) boxes come later, in `propagate`.
+//!   decoded image and their (propagated) boxes come later, in `propagate`;
+//! - with `classifier_max_crops_per_set`, a set classifies at most that many
+//!   crops, the largest (nearest) first; the others wait for their camera's
+//!   next key frame. Planning does not read subtypes, so this only bounds
+//!   the stage's time when many vehicles are new at once (the first frame
+//!   set sees every vehicle for the first time), which would otherwise
+//!   delay that set's decision and every set queued behind it.
 //!
 //! Lamp states come from colour on every key frame: cheap, and a lamp changes
 //! while the light stays where it was.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -190,6 +197,7 @@ pub struct ClassifyStage {
     memory: ClassificationMemory,
     /// Kept between sets (as the classifier keeps its crop tensor).
     pending: Vec<Pending>,
+    max_crops_per_set: Option<NonZeroUsize>,
 }
 
 impl ClassifyStage {
@@ -204,7 +212,33 @@ impl ClassifyStage {
             counters,
             memory: ClassificationMemory::new(reuse),
             pending: Vec::new(),
+            max_crops_per_set: None,
         }
+    }
+
+    /// At most this many crops per frame set, the largest first; `None`: all.
+    pub fn with_max_crops_per_set(mut self, max: Option<NonZeroUsize>) -> Self {
+        self.max_crops_per_set = max;
+        self
+    }
+
+    /// Keeps the largest crops within the per-set cap (a stable sort: the
+    /// choice is deterministic); the rest are counted as deferred.
+    fn defer_over_cap(&mut self) {
+        let Some(max) = self.max_crops_per_set else {
+            return;
+        };
+        if self.pending.len() <= max.get() {
+            return;
+        }
+        let area = |b: [f32; 4]| (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0);
+        self.pending
+            .sort_by(|a, b| area(b.crop).total_cmp(&area(a.crop)));
+        let deferred = self.pending.len() - max.get();
+        self.pending.truncate(max.get());
+        self.counters
+            .classifications_deferred
+            .fetch_add(deferred as u64, Ordering::Relaxed);
     }
 }
 
@@ -282,6 +316,7 @@ impl ClassifyStage {
                 detection.attributes.state = state;
             }
         }
+        self.defer_over_cap();
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -375,11 +410,14 @@ pub fn build(context: &StageContext, config: &PipelineConfig) -> Result<SetStage
     } else {
         None
     };
-    Ok(Box::new(ClassifyStage::new(
-        classifier,
-        context.inference.clone(),
-        ReuseRule::from(&config.classify_reuse),
-    )))
+    Ok(Box::new(
+        ClassifyStage::new(
+            classifier,
+            context.inference.clone(),
+            ReuseRule::from(&config.classify_reuse),
+        )
+        .with_max_crops_per_set(config.classifier_max_crops_per_set),
+    ))
 }
 
 #[cfg(test)]
@@ -657,5 +695,64 @@ mod tests {
         rx.recv().unwrap();
         assert_eq!(count(&counters.classifier_calls), 2);
         assert_eq!(count(&counters.classifier_crops), 8);
+    }
+
+    #[test]
+    fn over_the_per_set_cap_the_largest_crops_go_first_and_the_rest_at_the_next_key_frame() {
+        let path = format!(
+            "{}/../tests/fixtures/images/bus.jpg",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let image = imgcodecs::imread(&path, imgcodecs::IMREAD_COLOR).unwrap();
+        let session = SessionConfig {
+            intra_threads: 1,
+            ..SessionConfig::default()
+        };
+        let classifier = Classifier::shipped(&session, 5).unwrap();
+        let counters = Arc::new(InferenceCounters::default());
+        let mut stage = ClassifyStage::new(Some(classifier), counters.clone(), rule())
+            .with_max_crops_per_set(NonZeroUsize::new(2));
+        let (tx, rx, _) = edge(
+            "classify->test",
+            10,
+            Backpressure::Lossless,
+            Arc::new(Ledger::default()),
+        );
+        let mut out = Output::new(&tx);
+        let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let classified = |set: &FrameSet| -> Vec<(usize, String)> {
+            set.slots
+                .iter()
+                .enumerate()
+                .flat_map(|(s, slot)| {
+                    slot.detections
+                        .iter()
+                        .filter(|d| !d.attributes.top.is_empty())
+                        .map(move |d| (s, d.detection.class.clone()))
+                })
+                .collect()
+        };
+
+        // Four vehicle crops, two allowed: the two bus-sized boxes.
+        stage.process(frame_set(0, &image), &mut out).unwrap();
+        let first = rx.recv().unwrap();
+        assert_eq!(count(&counters.classifier_crops), 2);
+        assert_eq!(count(&counters.classifications_deferred), 2);
+        assert_eq!(
+            classified(&first),
+            [(0, "bus".to_owned()), (1, "truck".to_owned())]
+        );
+
+        // The next key frames: the buses keep theirs, the two small ones
+        // are classified now.
+        stage
+            .process(frame_set(100 * MS, &image), &mut out)
+            .unwrap();
+        let second = rx.recv().unwrap();
+        assert_eq!(count(&counters.classifier_calls), 2);
+        assert_eq!(count(&counters.classifier_crops), 4);
+        assert_eq!(count(&counters.classifications_reused), 2);
+        assert_eq!(count(&counters.classifications_deferred), 2);
+        assert_eq!(classified(&second).len(), 4);
     }
 }
