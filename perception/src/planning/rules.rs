@@ -237,9 +237,12 @@ pub fn decide(config: &PlannerConfig, situation: &Situation<'_>) -> Decision {
         } else if is_vulnerable(what)
             && y.abs() <= config.corridor_half_width_m.get() + config.approach_margin_m.get()
         {
-            // Beside the path and moving towards it.
+            // Beside the path and moving towards it. A new track's velocity
+            // is the noise of its first few positions (a bicycle riding
+            // straight can seem to swerve at 0.8 m/s): not trusted yet, as
+            // for vehicles.
             let towards = -y.signum() * vy;
-            if towards > 0.3 {
+            if known_speed && towards > 0.3 {
                 candidates.push(Candidate {
                     action: Action::Yield,
                     target_speed_mps: target_speed(config, Action::Yield, speed),
@@ -591,6 +594,21 @@ mod tests {
         young.age_s = 0.1;
         let decision = decide(&config, &situation(12.0, &[young], &[]));
         assert_eq!(decision.action, Action::Follow, "{decision:?}");
+    }
+
+    #[test]
+    fn a_new_track_beside_the_path_is_not_yielded_for_until_its_velocity_is_known() {
+        let config = PlannerConfig::default();
+        let mut cyclist = track("bicycle", 12.0, -3.4, 5.0, 0.8);
+        cyclist.age_s = 0.1;
+        let young = decide(
+            &config,
+            &situation(9.0, std::slice::from_ref(&cyclist), &[]),
+        );
+        assert_eq!(young.action, Action::Cruise, "{young:?}");
+        cyclist.age_s = MIN_TRACK_AGE_FOR_SPEED_S;
+        let known = decide(&config, &situation(9.0, &[cyclist], &[]));
+        assert_eq!(known.action, Action::Yield, "{known:?}");
     }
 
     #[test]
