@@ -231,9 +231,8 @@ impl ClassifyStage {
         if self.pending.len() <= max.get() {
             return;
         }
-        let area = |b: [f32; 4]| (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0);
         self.pending
-            .sort_by(|a, b| area(b.crop).total_cmp(&area(a.crop)));
+            .sort_by(|a, b| area(&b.crop).total_cmp(&area(&a.crop)));
         let deferred = self.pending.len() - max.get();
         self.pending.truncate(max.get());
         self.counters
@@ -429,7 +428,7 @@ mod tests {
     use heptaview_models::detector::Detection as ModelDetection;
     use heptaview_models::taxonomy::VehicleSubtype;
     use heptaview_runtime::accounting::Ledger;
-    use heptaview_runtime::edge::{Backpressure, edge};
+    use heptaview_runtime::edge::{Backpressure, EdgeReceiver, EdgeSender, edge};
     use opencv::imgcodecs;
 
     use super::*;
@@ -638,8 +637,17 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_frame_sets_crops_go_in_one_classifier_run_and_known_vehicles_reuse_it() {
+    /// The bus fixture photo and a stage with the shipped classifier, its
+    /// counters and the queue it sends to.
+    struct Harness {
+        image: Mat,
+        stage: ClassifyStage,
+        counters: Arc<InferenceCounters>,
+        tx: EdgeSender<FrameSet>,
+        rx: EdgeReceiver<FrameSet>,
+    }
+
+    fn harness(max_crops_per_set: Option<NonZeroUsize>) -> Harness {
         let path = format!(
             "{}/../tests/fixtures/images/bus.jpg",
             env!("CARGO_MANIFEST_DIR")
@@ -651,13 +659,32 @@ mod tests {
         };
         let classifier = Classifier::shipped(&session, 5).unwrap();
         let counters = Arc::new(InferenceCounters::default());
-        let mut stage = ClassifyStage::new(Some(classifier), counters.clone(), rule());
+        let stage = ClassifyStage::new(Some(classifier), counters.clone(), rule())
+            .with_max_crops_per_set(max_crops_per_set);
         let (tx, rx, _) = edge(
             "classify->test",
             10,
             Backpressure::Lossless,
             Arc::new(Ledger::default()),
         );
+        Harness {
+            image,
+            stage,
+            counters,
+            tx,
+            rx,
+        }
+    }
+
+    #[test]
+    fn a_frame_sets_crops_go_in_one_classifier_run_and_known_vehicles_reuse_it() {
+        let Harness {
+            image,
+            mut stage,
+            counters,
+            tx,
+            rx,
+        } = harness(None);
         let mut out = Output::new(&tx);
         let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
 
@@ -699,25 +726,13 @@ mod tests {
 
     #[test]
     fn over_the_per_set_cap_the_largest_crops_go_first_and_the_rest_at_the_next_key_frame() {
-        let path = format!(
-            "{}/../tests/fixtures/images/bus.jpg",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let image = imgcodecs::imread(&path, imgcodecs::IMREAD_COLOR).unwrap();
-        let session = SessionConfig {
-            intra_threads: 1,
-            ..SessionConfig::default()
-        };
-        let classifier = Classifier::shipped(&session, 5).unwrap();
-        let counters = Arc::new(InferenceCounters::default());
-        let mut stage = ClassifyStage::new(Some(classifier), counters.clone(), rule())
-            .with_max_crops_per_set(NonZeroUsize::new(2));
-        let (tx, rx, _) = edge(
-            "classify->test",
-            10,
-            Backpressure::Lossless,
-            Arc::new(Ledger::default()),
-        );
+        let Harness {
+            image,
+            mut stage,
+            counters,
+            tx,
+            rx,
+        } = harness(NonZeroUsize::new(2));
         let mut out = Output::new(&tx);
         let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let classified = |set: &FrameSet| -> Vec<(usize, String)> {
