@@ -185,6 +185,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         poses: None,
         frames_total: 0,
         paced: true,
+        upcoming_timestamps_ns: None,
     };
     let bar = ProgressBar::new_spinner();
     bar.set_style(

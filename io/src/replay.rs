@@ -123,17 +123,20 @@ pub fn replay(
         let s = t.saturating_sub(first_ns) as f64 / 1e9;
         options.start_s.is_none_or(|start| s >= start) && options.end_s.is_none_or(|end| s <= end)
     };
-    let mut schedule: Vec<(u64, usize)> = Vec::new();
-    for (index, name) in cameras.iter().enumerate() {
-        if let Ok(timestamps) = log.timestamps_ns(name) {
-            schedule.extend(
-                timestamps
-                    .iter()
-                    .filter(|t| window(**t))
-                    .map(|&t| (t, index)),
-            );
-        }
-    }
+    let upcoming: Vec<Vec<u64>> = cameras
+        .iter()
+        .map(|name| {
+            log.timestamps_ns(name).map_or_else(
+                |_| Vec::new(),
+                |timestamps| timestamps.iter().copied().filter(|&t| window(t)).collect(),
+            )
+        })
+        .collect();
+    let mut schedule: Vec<(u64, usize)> = upcoming
+        .iter()
+        .enumerate()
+        .flat_map(|(index, timestamps)| timestamps.iter().map(move |&t| (t, index)))
+        .collect();
     schedule.sort_unstable();
     let frames_total = schedule.len() as u64;
 
@@ -147,6 +150,9 @@ pub fn replay(
         cameras,
         frames_total,
         paced: matches!(speed, Speed::Factor(_)),
+        // A recorded log's index: the trigger phases are known before the
+        // first frame is read.
+        upcoming_timestamps_ns: Some(upcoming),
     };
     let source: Source = Box::new(move |out, control, ledger| {
         replay_source(&*log, &names, schedule, speed, out, control, ledger)

@@ -65,6 +65,11 @@ pub struct RunSpec {
     /// is then camera to decision. Without pacing the source runs ahead and
     /// the latency is mostly time spent queueing.
     pub paced: bool,
+    /// Per camera (slot order), the timestamps the source will deliver, when
+    /// it knows them ahead (a recorded log's index): the synchroniser
+    /// measures the trigger phases from them instead of holding the first
+    /// frames back. `None` for live cameras.
+    pub upcoming_timestamps_ns: Option<Vec<Vec<u64>>>,
 }
 
 /// Feeds frames into the pipeline until done or asked to stop, on its own thread.
@@ -95,6 +100,7 @@ pub fn run_pipeline(
         compression: Arc::new(CompressionCounters::default()),
         inference: Arc::new(InferenceCounters::default()),
         detector_input: detector_input_size(&config.detector.model)?,
+        upcoming_timestamps_ns: spec.upcoming_timestamps_ns.clone(),
     };
     if config.classify {
         ensure_shipped("classifier_model", &config.classifier_model)?;

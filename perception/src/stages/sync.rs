@@ -3,8 +3,10 @@
 //! A rig's cameras are triggered in a fixed order within a repeating cycle
 //! (an AV2 car's seven ring cameras expose over ~42 ms of each 50 ms), so
 //! each frame is first moved back by its camera's offset within the cycle
-//! (declared by the rig, or measured from the cameras' first frames): the
-//! frames of one cycle then share one cycle time. The earliest pending cycle
+//! (declared by the rig, or measured from the cameras' timestamps: from a
+//! recorded log's index before the first frame, else from the first frames,
+//! held back until measured): the frames of one cycle then share one cycle
+//! time. The earliest pending cycle
 //! time opens a set; frames within ±tolerance of it join. A set leaves when
 //! every camera is in, when every missing camera has already moved past it,
 //! or when max-wait has passed (stream time in replay, wall time in live) —
@@ -190,7 +192,43 @@ impl Synchroniser {
             return;
         }
         let buffered = std::mem::take(buffer);
-        match TriggerTiming::measure(&per_camera) {
+        self.settle_measured(&per_camera);
+        for frame in buffered {
+            self.place(frame);
+        }
+    }
+
+    /// Measures the phases from the timestamps the source is going to
+    /// deliver, when it knows them ahead (a recorded log's index), instead
+    /// of holding the first frames back until they are measured: the first
+    /// frame set then leaves as soon as its cameras are in, a whole cycle
+    /// sooner. Per camera (rig order); only the learning window's worth from
+    /// the first timestamp is used, as when learning from frames. Phases
+    /// already settled (declared, or not to be measured) stay.
+    pub fn measure_ahead(&mut self, upcoming_ns: &[Vec<u64>]) {
+        let Phases::Learning(buffer) = &self.phases else {
+            return;
+        };
+        if !buffer.is_empty() || upcoming_ns.iter().all(Vec::is_empty) {
+            return;
+        }
+        let first = upcoming_ns.iter().flatten().copied().min().unwrap_or(0);
+        let window: Vec<Vec<u64>> = (0..self.cameras)
+            .map(|camera| {
+                upcoming_ns.get(camera).map_or_else(Vec::new, |times| {
+                    times
+                        .iter()
+                        .copied()
+                        .filter(|t| t.saturating_sub(first) < LEARN_WINDOW_NS)
+                        .collect()
+                })
+            })
+            .collect();
+        self.settle_measured(&window);
+    }
+
+    fn settle_measured(&mut self, per_camera: &[Vec<u64>]) {
+        match TriggerTiming::measure(per_camera) {
             Ok(timing) => self.settle(Phases::Known(timing), "measured", None),
             Err(why) => {
                 tracing::warn!(
@@ -198,9 +236,6 @@ impl Synchroniser {
                 );
                 self.settle(Phases::Untimed, "none", Some(why.to_string()));
             }
-        }
-        for frame in buffered {
-            self.place(frame);
         }
     }
 
@@ -364,17 +399,22 @@ impl Stage for Synchroniser {
     }
 }
 
-/// The synchroniser of the run: its cameras, and the phases its rig declares.
+/// The synchroniser of the run: its cameras, and the phases its rig declares
+/// or its source's index tells.
 pub fn build(
     context: &StageContext,
     config: &PipelineConfig,
 ) -> Result<Synchroniser, PipelineError> {
-    Synchroniser::new(
+    let mut synchroniser = Synchroniser::new(
         config.sync.clone(),
         context.rig.cameras().len(),
         context.rig.timing().cloned(),
         context.ledger.clone(),
-    )
+    )?;
+    if let Some(upcoming) = &context.upcoming_timestamps_ns {
+        synchroniser.measure_ahead(upcoming);
+    }
+    Ok(synchroniser)
 }
 
 #[cfg(test)]
@@ -617,6 +657,70 @@ mod tests {
             let step = pair[1].reference_ns - pair[0].reference_ns;
             assert!(step.abs_diff(50 * MS) < 2 * MS, "{step}");
         }
+    }
+
+    /// Per camera, the timestamps of `frames`: what a log's index tells.
+    fn index_of(frames: &[(usize, u64)]) -> Vec<Vec<u64>> {
+        let mut index = vec![Vec::new(); 7];
+        for &(camera, t) in frames {
+            index[camera].push(t);
+        }
+        index
+    }
+
+    #[test]
+    fn phases_measured_ahead_let_the_first_set_leave_with_its_last_camera() {
+        let frames = av2_frames(40, &[(3, 2)]);
+        let mut learning = Harness::new(SyncConfig::default());
+        let mut ahead = Harness::new(SyncConfig::default());
+        ahead.sync.measure_ahead(&index_of(&frames));
+        assert_eq!(ahead.sync.timing().get().unwrap().phase, "measured");
+
+        let first_cycle = &frames[..7];
+        let learnt: Vec<FrameSet> = first_cycle
+            .iter()
+            .flat_map(|&(c, t)| learning.push(c, t))
+            .collect();
+        let known: Vec<FrameSet> = first_cycle
+            .iter()
+            .flat_map(|&(c, t)| ahead.push(c, t))
+            .collect();
+        assert!(learnt.is_empty(), "learning holds the first cycle back");
+        assert_eq!(known.len(), 1);
+        assert!(known[0].is_complete());
+
+        // The same sets either way, from the second cycle on identical.
+        let rest = &frames[7..];
+        let learnt: Vec<FrameSet> = learnt.into_iter().chain(run(&mut learning, rest)).collect();
+        let known: Vec<FrameSet> = known.into_iter().chain(run(&mut ahead, rest)).collect();
+        let shape = |sets: &[FrameSet]| -> Vec<(u64, Vec<usize>)> {
+            sets.iter().map(|s| (s.index, cameras_of(s))).collect()
+        };
+        assert_eq!(shape(&learnt), shape(&known));
+        assert_eq!(known.len(), 40);
+        assert_eq!(ahead.ledger.counts().dropped_total(), 0);
+    }
+
+    #[test]
+    fn an_index_does_not_override_declared_phases() {
+        let declared = TriggerTiming::from_ms(50.0, &AV2_OFFSETS_MS).unwrap();
+        let mut h = Harness::timed(SyncConfig::default(), Some(declared.clone()));
+        h.sync.measure_ahead(&index_of(&av2_frames(10, &[])));
+        let timing = h.sync.timing().get().cloned().unwrap();
+        assert_eq!(timing.phase, "declared");
+        assert_eq!(timing.timing, Some(declared));
+    }
+
+    #[test]
+    fn an_index_at_different_rates_falls_back_to_raw_timestamps_at_once() {
+        let odd_cycles: Vec<(u64, usize)> =
+            (0..20).filter(|k| k % 2 == 1).map(|k| (k, 3)).collect();
+        let mut h = Harness::new(SyncConfig::default());
+        h.sync
+            .measure_ahead(&index_of(&av2_frames(20, &odd_cycles)));
+        let timing = h.sync.timing().get().cloned().unwrap();
+        assert_eq!(timing.phase, "none");
+        assert!(timing.note.is_some());
     }
 
     #[test]
