@@ -72,6 +72,32 @@ pub struct RunSpec {
     pub upcoming_timestamps_ns: Option<Vec<Vec<u64>>>,
 }
 
+/// One line per frame set (`HEPTAVIEW_LOG=heptaview_perception=debug`):
+/// where its latency went, and how many of its frames were detected, to
+/// tell a slow set's cause (a burst of key frames, a queue, the machine).
+fn trace_set_latency(set: &FrameSet, arrived: Instant) {
+    let stages: Vec<String> = set
+        .stage_latencies(arrived)
+        .iter()
+        .map(|(stage, latency)| format!("{stage} {:.1}", latency.as_secs_f64() * 1e3))
+        .collect();
+    let detected = set
+        .slots
+        .iter()
+        .filter(|s| s.status == SlotStatus::Processed)
+        .count();
+    tracing::debug!(
+        "frame set {}: {:.1} ms to the sink ({} ms), {detected} of {} frames detected",
+        set.index,
+        arrived
+            .saturating_duration_since(set.first_arrival)
+            .as_secs_f64()
+            * 1e3,
+        stages.join(", "),
+        set.present(),
+    );
+}
+
 /// Feeds frames into the pipeline until done or asked to stop, on its own thread.
 pub type Source =
     Box<dyn FnOnce(&EdgeSender<Frame>, &Control, &Ledger) -> Result<(), PipelineError> + Send>;
@@ -168,7 +194,11 @@ pub fn run_pipeline(
     let mut decisions = Vec::new();
     let mut frames_done = 0;
     while let Ok(set) = sink_rx.recv() {
-        end_to_end.record(set.first_arrival.elapsed());
+        let arrived = Instant::now();
+        end_to_end.record(arrived.saturating_duration_since(set.first_arrival));
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            trace_set_latency(&set, arrived);
+        }
         counts.total += 1;
         if set.is_complete() {
             counts.complete += 1;
