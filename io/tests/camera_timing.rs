@@ -70,6 +70,8 @@ fn av2_camera_timing_gives_complete_frame_sets_and_a_clear_road_is_cruised() {
     assert!(sets.complete as f64 >= 0.95 * sets.total as f64, "{sets:?}");
     let sync = report.sync.as_ref().unwrap();
     assert_eq!(sync.phase, "measured", "{sync:?}");
+    // A replay knows every timestamp from the log's index: nothing is held back.
+    assert_eq!(sync.measured_from.as_deref(), Some("log index"), "{sync:?}");
     assert!((sync.period_ms.unwrap() - 50.0).abs() < 0.5, "{sync:?}");
     // Measured offsets agree with AV2's up to where the cycle is cut.
     for (a, offset_a) in AV2_OFFSETS_MS {

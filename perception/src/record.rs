@@ -62,6 +62,10 @@ pub struct SyncReport {
     /// Why the phases could not be measured, when they could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What measured phases came from: `log index` (a replay, before the
+    /// first frame) or `first frames` (held back until measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_from: Option<String>,
 }
 
 impl SyncReport {
@@ -84,6 +88,7 @@ impl SyncReport {
                 })
                 .unwrap_or_default(),
             note: timing.note.clone(),
+            measured_from: timing.measured_from.map(str::to_owned),
         }
     }
 
@@ -97,9 +102,12 @@ impl SyncReport {
                         (lo.min(o), hi.max(o))
                     });
                 format!(
-                    "sync: cameras expose over {:.1} ms of a {period:.1} ms trigger cycle ({} phases); a frame joins its cycle's set within ±{:.1} ms",
+                    "sync: cameras expose over {:.1} ms of a {period:.1} ms trigger cycle ({} phases{}); a frame joins its cycle's set within ±{:.1} ms",
                     (hi - lo).max(0.0),
                     self.phase,
+                    self.measured_from
+                        .as_ref()
+                        .map_or(String::new(), |from| format!(", from the {from}")),
                     self.tolerance_ms
                 )
             }

@@ -47,7 +47,15 @@ pub struct SyncTiming {
     pub tolerance_ns: u64,
     /// Why measuring the phases failed, when it did.
     pub note: Option<String>,
+    /// What the phases were measured from, when they were measured:
+    /// [`FROM_LOG_INDEX`] or [`FROM_FIRST_FRAMES`].
+    pub measured_from: Option<&'static str>,
 }
+
+/// Phases measured from a recorded log's index, before the first frame.
+pub const FROM_LOG_INDEX: &str = "log index";
+/// Phases measured from the first frames, held back until measured.
+pub const FROM_FIRST_FRAMES: &str = "first frames";
 
 struct Pending {
     reference_ns: u64,
@@ -111,7 +119,7 @@ impl Synchroniser {
             next_index: 0,
         };
         match (sync.config.phase, declared) {
-            (PhaseSource::None, _) => sync.settle(Phases::Untimed, "none", None),
+            (PhaseSource::None, _) => sync.settle(Phases::Untimed, "none", None, None),
             (PhaseSource::Auto, Some(timing)) => {
                 if timing.offsets_ns().len() != cameras {
                     return Err(PipelineError::Config(format!(
@@ -119,7 +127,7 @@ impl Synchroniser {
                         timing.offsets_ns().len()
                     )));
                 }
-                sync.settle(Phases::Known(timing), "declared", None);
+                sync.settle(Phases::Known(timing), "declared", None, None);
             }
             _ => sync.phases = Phases::Learning(Vec::new()),
         }
@@ -132,7 +140,13 @@ impl Synchroniser {
         self.published.clone()
     }
 
-    fn settle(&mut self, phases: Phases, phase: &'static str, note: Option<String>) {
+    fn settle(
+        &mut self,
+        phases: Phases,
+        phase: &'static str,
+        note: Option<String>,
+        measured_from: Option<&'static str>,
+    ) {
         self.phases = phases;
         let timing = match &self.phases {
             Phases::Known(timing) => Some(timing.clone()),
@@ -143,6 +157,7 @@ impl Synchroniser {
             timing,
             tolerance_ns: self.tolerance_ns(),
             note,
+            measured_from,
         });
     }
 
@@ -192,7 +207,7 @@ impl Synchroniser {
             return;
         }
         let buffered = std::mem::take(buffer);
-        self.settle_measured(&per_camera);
+        self.settle_measured(&per_camera, FROM_FIRST_FRAMES);
         for frame in buffered {
             self.place(frame);
         }
@@ -224,17 +239,17 @@ impl Synchroniser {
                 })
             })
             .collect();
-        self.settle_measured(&window);
+        self.settle_measured(&window, FROM_LOG_INDEX);
     }
 
-    fn settle_measured(&mut self, per_camera: &[Vec<u64>]) {
+    fn settle_measured(&mut self, per_camera: &[Vec<u64>], from: &'static str) {
         match TriggerTiming::measure(per_camera) {
-            Ok(timing) => self.settle(Phases::Known(timing), "measured", None),
+            Ok(timing) => self.settle(Phases::Known(timing), "measured", None, Some(from)),
             Err(why) => {
                 tracing::warn!(
                     "sync: cannot measure the cameras' trigger phases ({why}); grouping frames by their timestamps"
                 );
-                self.settle(Phases::Untimed, "none", Some(why.to_string()));
+                self.settle(Phases::Untimed, "none", Some(why.to_string()), Some(from));
             }
         }
     }
@@ -649,6 +664,7 @@ mod tests {
         assert_eq!(h.ledger.counts().dropped_total(), 0);
         let timing = h.sync.timing().get().cloned().unwrap();
         assert_eq!(timing.phase, "measured");
+        assert_eq!(timing.measured_from, Some(FROM_FIRST_FRAMES));
         let measured = timing.timing.unwrap();
         assert!(measured.period_ns().abs_diff(50 * MS) < MS / 2);
         assert_eq!(timing.tolerance_ns, measured.period_ns() / 4);
@@ -674,7 +690,9 @@ mod tests {
         let mut learning = Harness::new(SyncConfig::default());
         let mut ahead = Harness::new(SyncConfig::default());
         ahead.sync.measure_ahead(&index_of(&frames));
-        assert_eq!(ahead.sync.timing().get().unwrap().phase, "measured");
+        let timing = ahead.sync.timing().get().cloned().unwrap();
+        assert_eq!(timing.phase, "measured");
+        assert_eq!(timing.measured_from, Some(FROM_LOG_INDEX));
 
         let first_cycle = &frames[..7];
         let learnt: Vec<FrameSet> = first_cycle
