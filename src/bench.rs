@@ -104,14 +104,14 @@ struct Realtime {
     /// Replayed at recorded pace: camera (when the frame was due) to decision.
     paced_latency_ms_p50: f64,
     paced_latency_ms_p99: f64,
-    /// The same after the first second of the drive, when the synchroniser
-    /// has learnt the cameras' phases (it holds the first frames to measure
-    /// them) and ONNX Runtime has warmed up: the latency a running car sees.
+    /// The same after the first second of the drive, when every camera has
+    /// had its first detection and ONNX Runtime has warmed up: the latency a
+    /// running car sees.
     /// `None` for a drive of a second or less.
     steady_latency_ms_p50: Option<f64>,
     steady_latency_ms_p99: Option<f64>,
     /// The first frame set's latency: from its first frame to the run's
-    /// first decision (start-up: phase measurement, every camera detected).
+    /// first decision (start-up: every camera detected at once).
     first_decision_ms: Option<f64>,
     /// The highest latency within the first second.
     warm_up_latency_ms_max: Option<f64>,

@@ -65,8 +65,8 @@ pub struct RunSpec {
     /// is then camera to decision. Without pacing the source runs ahead and
     /// the latency is mostly time spent queueing.
     pub paced: bool,
-    /// Per camera (slot order), the timestamps the source will deliver, when
-    /// it knows them ahead (a recorded log's index): the synchroniser
+    /// Per camera (slot order), the timestamps the log lists for the run,
+    /// when the source knows them ahead (a recorded log's index): the synchroniser
     /// measures the trigger phases from them instead of holding the first
     /// frames back. `None` for live cameras.
     pub upcoming_timestamps_ns: Option<Vec<Vec<u64>>>,
@@ -75,17 +75,12 @@ pub struct RunSpec {
 /// One line per frame set (`HEPTAVIEW_LOG=heptaview_perception=debug`):
 /// where its latency went, and how many of its frames were detected, to
 /// tell a slow set's cause (a burst of key frames, a queue, the machine).
-fn trace_set_latency(set: &FrameSet, arrived: Instant) {
+fn trace_set_latency(set: &FrameSet, arrived: Instant, detected: u64) {
     let stages: Vec<String> = set
         .stage_latencies(arrived)
         .iter()
         .map(|(stage, latency)| format!("{stage} {:.1}", latency.as_secs_f64() * 1e3))
         .collect();
-    let detected = set
-        .slots
-        .iter()
-        .filter(|s| s.status == SlotStatus::Processed)
-        .count();
     tracing::debug!(
         "frame set {}: {:.1} ms to the sink ({} ms), {detected} of {} frames detected",
         set.index,
@@ -105,7 +100,7 @@ pub type Source =
 /// Runs frames from `source` through the synchroniser and [`STAGES`] and
 /// returns the run's record. `on_frameset` sees each finished frame set.
 pub fn run_pipeline(
-    spec: RunSpec,
+    mut spec: RunSpec,
     config: &PipelineConfig,
     source: Source,
     control: Arc<Control>,
@@ -118,7 +113,7 @@ pub fn run_pipeline(
         ..
     } = &spec;
     let (rig, cameras, frames_total) = (rig.clone(), cameras.clone(), *frames_total);
-    let context = StageContext {
+    let mut context = StageContext {
         rig: rig.clone(),
         cameras: cameras.clone(),
         poses: spec.poses.clone(),
@@ -126,7 +121,7 @@ pub fn run_pipeline(
         compression: Arc::new(CompressionCounters::default()),
         inference: Arc::new(InferenceCounters::default()),
         detector_input: detector_input_size(&config.detector.model)?,
-        upcoming_timestamps_ns: spec.upcoming_timestamps_ns.clone(),
+        upcoming_timestamps_ns: spec.upcoming_timestamps_ns.take(),
     };
     if config.classify {
         ensure_shipped("classifier_model", &config.classifier_model)?;
@@ -136,6 +131,9 @@ pub fn run_pipeline(
     // Every stage is built (models loaded, configuration checked) before any
     // thread starts, so that a missing model fails the run at once.
     let synchroniser = sync::build(&context, config)?;
+    // Only the synchroniser reads the index, once: a long log's need not
+    // stay for the whole run.
+    context.upcoming_timestamps_ns = None;
     let sync_timing = synchroniser.timing();
     let stages = STAGES
         .iter()
@@ -196,9 +194,6 @@ pub fn run_pipeline(
     while let Ok(set) = sink_rx.recv() {
         let arrived = Instant::now();
         end_to_end.record(arrived.saturating_duration_since(set.first_arrival));
-        if tracing::enabled!(tracing::Level::DEBUG) {
-            trace_set_latency(&set, arrived);
-        }
         counts.total += 1;
         if set.is_complete() {
             counts.complete += 1;
@@ -210,6 +205,9 @@ pub fn run_pipeline(
             .iter()
             .filter(|s| s.status == SlotStatus::Processed)
             .count() as u64;
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            trace_set_latency(&set, arrived, processed);
+        }
         ledger.processed(processed);
         for (slot, name) in set.slots.iter().zip(&cameras) {
             if let Some(entry) = health.get_mut(name) {

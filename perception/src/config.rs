@@ -28,9 +28,10 @@ pub enum SyncClock {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PhaseSource {
-    /// The rig's declared timing, else measured from the first frames.
+    /// The rig's declared timing, else measured from the cameras'
+    /// timestamps (a replay's log index, else the first frames).
     Auto,
-    /// Measured from the first frames, whatever the rig declares.
+    /// Measured from the cameras' timestamps, whatever the rig declares.
     Measured,
     /// None: frames are grouped by their raw timestamps (cameras that are
     /// not triggered together, such as free-running live cameras).

@@ -62,9 +62,10 @@ pub struct SyncReport {
     /// Why the phases could not be measured, when they could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    /// What measured phases came from: `log index` (a replay, before the
-    /// first frame) or `first frames` (held back until measured).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// What the phases were measured from (or what measuring them failed
+    /// on, see `note`): `log index` (a replay, before the first frame) or
+    /// `first frames` (held back until measured).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub measured_from: Option<String>,
 }
 

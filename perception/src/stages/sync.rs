@@ -47,7 +47,7 @@ pub struct SyncTiming {
     pub tolerance_ns: u64,
     /// Why measuring the phases failed, when it did.
     pub note: Option<String>,
-    /// What the phases were measured from, when they were measured:
+    /// What the phases were measured from (or measuring them failed on):
     /// [`FROM_LOG_INDEX`] or [`FROM_FIRST_FRAMES`].
     pub measured_from: Option<&'static str>,
 }
@@ -134,8 +134,8 @@ impl Synchroniser {
         Ok(sync)
     }
 
-    /// How frames are grouped, once known (after the first frames when the
-    /// phases are measured).
+    /// How frames are grouped, once known (at once when declared or
+    /// measured ahead, after the first frames when learnt from them).
     pub fn timing(&self) -> Arc<OnceLock<SyncTiming>> {
         self.published.clone()
     }
@@ -213,13 +213,16 @@ impl Synchroniser {
         }
     }
 
-    /// Measures the phases from the timestamps the source is going to
-    /// deliver, when it knows them ahead (a recorded log's index), instead
-    /// of holding the first frames back until they are measured: the first
-    /// frame set then leaves as soon as its cameras are in, a whole cycle
-    /// sooner. Per camera (rig order); only the learning window's worth from
-    /// the first timestamp is used, as when learning from frames. Phases
-    /// already settled (declared, or not to be measured) stay.
+    /// Measures the phases from the timestamps a recorded log lists
+    /// (per camera, slot order, increasing), instead of holding the first
+    /// frames back until they are measured: the first frame set then leaves
+    /// as soon as its cameras are in, a whole cycle sooner. Uses the
+    /// learning window's worth from the first timestamp (at least
+    /// [`LEARN_FRAMES`] per camera, so that a slow camera still has a rate).
+    /// Frames the source later fails to read still count here: the phases
+    /// belong to the rig, not to the frames that decode. Phases already
+    /// settled (declared, or not to be measured) stay, and so does learning
+    /// once frames have arrived.
     pub fn measure_ahead(&mut self, upcoming_ns: &[Vec<u64>]) {
         let Phases::Learning(buffer) = &self.phases else {
             return;
@@ -233,8 +236,11 @@ impl Synchroniser {
                 upcoming_ns.get(camera).map_or_else(Vec::new, |times| {
                     times
                         .iter()
-                        .copied()
-                        .filter(|t| t.saturating_sub(first) < LEARN_WINDOW_NS)
+                        .enumerate()
+                        .take_while(|&(i, t)| {
+                            i < LEARN_FRAMES || t.saturating_sub(first) < LEARN_WINDOW_NS
+                        })
+                        .map(|(_, &t)| t)
                         .collect()
                 })
             })
@@ -722,11 +728,34 @@ mod tests {
     #[test]
     fn an_index_does_not_override_declared_phases() {
         let declared = TriggerTiming::from_ms(50.0, &AV2_OFFSETS_MS).unwrap();
+        let frames = av2_frames(10, &[]);
         let mut h = Harness::timed(SyncConfig::default(), Some(declared.clone()));
-        h.sync.measure_ahead(&index_of(&av2_frames(10, &[])));
+        h.sync.measure_ahead(&index_of(&frames));
         let timing = h.sync.timing().get().cloned().unwrap();
         assert_eq!(timing.phase, "declared");
         assert_eq!(timing.timing, Some(declared));
+        assert_eq!(timing.measured_from, None);
+        // Grouped by the declared lidar sweeps, not by a measured cycle (that
+        // one would start ~3 ms earlier, with the rear left camera).
+        let sets = run(&mut h, &frames);
+        assert_eq!(sets.len(), 10);
+        for (k, set) in sets.iter().enumerate() {
+            let sweep = (1000 + 50 * k as u64) * MS;
+            assert!(set.reference_ns.abs_diff(sweep) <= MS, "{k}");
+        }
+    }
+
+    #[test]
+    fn a_camera_slower_than_the_learning_window_still_gets_a_rate_from_the_index() {
+        // 1 frame/s: one timestamp per camera within the first second.
+        let index: Vec<Vec<u64>> = (0..7u64)
+            .map(|camera| (0..5u64).map(|k| (k * 1000 + camera * 10) * MS).collect())
+            .collect();
+        let mut h = Harness::new(SyncConfig::default());
+        h.sync.measure_ahead(&index);
+        let timing = h.sync.timing().get().cloned().unwrap();
+        assert_eq!(timing.phase, "measured", "{timing:?}");
+        assert_eq!(timing.timing.unwrap().period_ns(), 1000 * MS);
     }
 
     #[test]
