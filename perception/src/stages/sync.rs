@@ -746,6 +746,28 @@ mod tests {
     }
 
     #[test]
+    fn an_index_leaves_raw_timestamps_raw_and_measured_overrides_the_rig() {
+        let frames = av2_frames(10, &[]);
+        let mut raw = Harness::new(untimed());
+        raw.sync.measure_ahead(&index_of(&frames));
+        assert_eq!(raw.sync.timing().get().unwrap().phase, "none");
+
+        let declared = TriggerTiming::from_ms(50.0, &AV2_OFFSETS_MS).unwrap();
+        let measured_config = SyncConfig {
+            phase: PhaseSource::Measured,
+            ..SyncConfig::default()
+        };
+        let mut measured = Harness::timed(measured_config, Some(declared));
+        measured.sync.measure_ahead(&index_of(&frames));
+        let timing = measured.sync.timing().get().cloned().unwrap();
+        assert_eq!(timing.phase, "measured");
+        assert_eq!(timing.measured_from, Some(FROM_LOG_INDEX));
+        let sets = run(&mut measured, &frames);
+        assert_eq!(sets.len(), 10);
+        assert!(sets.iter().all(FrameSet::is_complete));
+    }
+
+    #[test]
     fn a_camera_slower_than_the_learning_window_still_gets_a_rate_from_the_index() {
         // 1 frame/s: one timestamp per camera within the first second.
         let index: Vec<Vec<u64>> = (0..7u64)
