@@ -113,7 +113,7 @@ pub fn run_pipeline(
         ..
     } = &spec;
     let (rig, cameras, frames_total) = (rig.clone(), cameras.clone(), *frames_total);
-    let mut context = StageContext {
+    let context = StageContext {
         rig: rig.clone(),
         cameras: cameras.clone(),
         poses: spec.poses.clone(),
@@ -121,7 +121,6 @@ pub fn run_pipeline(
         compression: Arc::new(CompressionCounters::default()),
         inference: Arc::new(InferenceCounters::default()),
         detector_input: detector_input_size(&config.detector.model)?,
-        upcoming_timestamps_ns: spec.upcoming_timestamps_ns.take(),
     };
     if config.classify {
         ensure_shipped("classifier_model", &config.classifier_model)?;
@@ -130,10 +129,9 @@ pub fn run_pipeline(
 
     // Every stage is built (models loaded, configuration checked) before any
     // thread starts, so that a missing model fails the run at once.
-    let synchroniser = sync::build(&context, config)?;
-    // Only the synchroniser reads the index, once: a long log's need not
-    // stay for the whole run.
-    context.upcoming_timestamps_ns = None;
+    // Only the synchroniser reads the index, once: taken, a long log's is
+    // not kept for the whole run.
+    let synchroniser = sync::build(&context, config, spec.upcoming_timestamps_ns.take())?;
     let sync_timing = synchroniser.timing();
     let stages = STAGES
         .iter()

@@ -24,9 +24,6 @@ pub struct StageContext {
     pub inference: Arc<InferenceCounters>,
     /// The detector's input (width, height), which decoding scales to.
     pub detector_input: (u32, u32),
-    /// Per camera (slot order), the timestamps the log lists for the run,
-    /// when the source knows them ahead (a recorded log's index).
-    pub upcoming_timestamps_ns: Option<Vec<Vec<u64>>>,
 }
 
 /// A stage between the synchroniser and the sink.

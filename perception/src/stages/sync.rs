@@ -6,13 +6,13 @@
 //! (declared by the rig, or measured from the cameras' timestamps: from a
 //! recorded log's index before the first frame, else from the first frames,
 //! held back until measured): the frames of one cycle then share one cycle
-//! time. The earliest pending cycle
-//! time opens a set; frames within ±tolerance of it join. A set leaves when
-//! every camera is in, when every missing camera has already moved past it,
-//! or when max-wait has passed (stream time in replay, wall time in live) —
-//! then as a partial set. A frame for a set already gone is dropped as
-//! `late`; a second frame of a camera for the same set, or the same frame
-//! again, as `duplicate`. Sets leave in time order.
+//! time. The earliest pending cycle time opens a set; frames within
+//! ±tolerance of it join. A set leaves when every camera is in, when every
+//! missing camera has already moved past it, or when max-wait has passed
+//! (stream time in replay, wall time in live) — then as a partial set. A
+//! frame for a set already gone is dropped as `late`; a second frame of a
+//! camera for the same set, or the same frame again, as `duplicate`. Sets
+//! leave in time order.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
@@ -421,10 +421,12 @@ impl Stage for Synchroniser {
 }
 
 /// The synchroniser of the run: its cameras, and the phases its rig declares
-/// or its source's index tells.
+/// or `upcoming_ns` (the run's timestamps per camera, when the source knows
+/// them ahead) tells.
 pub fn build(
     context: &StageContext,
     config: &PipelineConfig,
+    upcoming_ns: Option<Vec<Vec<u64>>>,
 ) -> Result<Synchroniser, PipelineError> {
     let mut synchroniser = Synchroniser::new(
         config.sync.clone(),
@@ -432,8 +434,8 @@ pub fn build(
         context.rig.timing().cloned(),
         context.ledger.clone(),
     )?;
-    if let Some(upcoming) = &context.upcoming_timestamps_ns {
-        synchroniser.measure_ahead(upcoming);
+    if let Some(upcoming) = upcoming_ns {
+        synchroniser.measure_ahead(&upcoming);
     }
     Ok(synchroniser)
 }
