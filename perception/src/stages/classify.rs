@@ -637,6 +637,10 @@ mod tests {
         }
     }
 
+    fn count(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
     /// The bus fixture photo and a stage with the shipped classifier, its
     /// counters and the queue it sends to.
     struct Harness {
@@ -678,21 +682,22 @@ mod tests {
 
     #[test]
     fn a_frame_sets_crops_go_in_one_classifier_run_and_known_vehicles_reuse_it() {
-        let Harness {
-            image,
-            mut stage,
-            counters,
-            tx,
-            rx,
-        } = harness(None);
-        let mut out = Output::new(&tx);
-        let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let mut h = harness(None);
+        let mut out = Output::new(&h.tx);
 
-        stage.process(frame_set(0, &image), &mut out).unwrap();
-        let first = rx.recv().unwrap();
-        assert_eq!(count(&counters.classifier_calls), 1, "one run for the set");
-        assert_eq!(count(&counters.classifier_crops), 4, "bus, car, truck, car");
-        assert_eq!(count(&counters.classifications_reused), 0);
+        h.stage.process(frame_set(0, &h.image), &mut out).unwrap();
+        let first = h.rx.recv().unwrap();
+        assert_eq!(
+            count(&h.counters.classifier_calls),
+            1,
+            "one run for the set"
+        );
+        assert_eq!(
+            count(&h.counters.classifier_crops),
+            4,
+            "bus, car, truck, car"
+        );
+        assert_eq!(count(&h.counters.classifications_reused), 0);
         for (s, slot) in first.slots.iter().enumerate() {
             for detection in &slot.detections {
                 let classified = !detection.attributes.top.is_empty();
@@ -703,12 +708,12 @@ mod tests {
         }
 
         // 100 ms later, the same boxes: every vehicle keeps its classification.
-        stage
-            .process(frame_set(100 * MS, &image), &mut out)
+        h.stage
+            .process(frame_set(100 * MS, &h.image), &mut out)
             .unwrap();
-        let second = rx.recv().unwrap();
-        assert_eq!(count(&counters.classifier_calls), 1);
-        assert_eq!(count(&counters.classifications_reused), 4);
+        let second = h.rx.recv().unwrap();
+        assert_eq!(count(&h.counters.classifier_calls), 1);
+        assert_eq!(count(&h.counters.classifications_reused), 4);
         for (a, b) in first.slots.iter().zip(&second.slots) {
             for (a, b) in a.detections.iter().zip(&b.detections) {
                 assert_eq!(a.attributes, b.attributes);
@@ -716,25 +721,18 @@ mod tests {
         }
 
         // A second later they are too old: one run again, for all four.
-        stage
-            .process(frame_set(1000 * MS, &image), &mut out)
+        h.stage
+            .process(frame_set(1000 * MS, &h.image), &mut out)
             .unwrap();
-        rx.recv().unwrap();
-        assert_eq!(count(&counters.classifier_calls), 2);
-        assert_eq!(count(&counters.classifier_crops), 8);
+        h.rx.recv().unwrap();
+        assert_eq!(count(&h.counters.classifier_calls), 2);
+        assert_eq!(count(&h.counters.classifier_crops), 8);
     }
 
     #[test]
     fn over_the_per_set_cap_the_largest_crops_go_first_and_the_rest_at_the_next_key_frame() {
-        let Harness {
-            image,
-            mut stage,
-            counters,
-            tx,
-            rx,
-        } = harness(NonZeroUsize::new(2));
-        let mut out = Output::new(&tx);
-        let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let mut h = harness(NonZeroUsize::new(2));
+        let mut out = Output::new(&h.tx);
         let classified = |set: &FrameSet| -> Vec<(usize, String)> {
             set.slots
                 .iter()
@@ -749,10 +747,10 @@ mod tests {
         };
 
         // Four vehicle crops, two allowed: the two bus-sized boxes.
-        stage.process(frame_set(0, &image), &mut out).unwrap();
-        let first = rx.recv().unwrap();
-        assert_eq!(count(&counters.classifier_crops), 2);
-        assert_eq!(count(&counters.classifications_deferred), 2);
+        h.stage.process(frame_set(0, &h.image), &mut out).unwrap();
+        let first = h.rx.recv().unwrap();
+        assert_eq!(count(&h.counters.classifier_crops), 2);
+        assert_eq!(count(&h.counters.classifications_deferred), 2);
         assert_eq!(
             classified(&first),
             [(0, "bus".to_owned()), (1, "truck".to_owned())]
@@ -760,14 +758,14 @@ mod tests {
 
         // The next key frames: the buses keep theirs, the two small ones
         // are classified now.
-        stage
-            .process(frame_set(100 * MS, &image), &mut out)
+        h.stage
+            .process(frame_set(100 * MS, &h.image), &mut out)
             .unwrap();
-        let second = rx.recv().unwrap();
-        assert_eq!(count(&counters.classifier_calls), 2);
-        assert_eq!(count(&counters.classifier_crops), 4);
-        assert_eq!(count(&counters.classifications_reused), 2);
-        assert_eq!(count(&counters.classifications_deferred), 2);
+        let second = h.rx.recv().unwrap();
+        assert_eq!(count(&h.counters.classifier_calls), 2);
+        assert_eq!(count(&h.counters.classifier_crops), 4);
+        assert_eq!(count(&h.counters.classifications_reused), 2);
+        assert_eq!(count(&h.counters.classifications_deferred), 2);
         assert_eq!(classified(&second).len(), 4);
     }
 }
