@@ -14,12 +14,15 @@ use crate::error::TimingError;
 
 /// Fewer frames than this per camera leave its rate unknown.
 const MIN_FRAMES_FOR_RATE: usize = 2;
+/// A gap between two cameras' phases narrower than this share of the
+/// period never separates two cycles...
+const MIN_CYCLE_GAP_SHARE: f64 = 0.02;
+/// ...nor one narrower than this many times the timestamps' jitter (RMS):
+/// two cameras' frames then swap order too often.
+const CYCLE_GAP_JITTERS: f64 = 6.0;
 /// Cameras whose frame intervals differ from the rig's by more than this
 /// fraction are not triggered together.
 const RATE_TOLERANCE: f64 = 0.1;
-/// A camera this share of the period earlier in phase than the one that
-/// delivered the first frame still starts the cycle (exposure jitter).
-const START_JITTER: f64 = 0.02;
 
 /// Each camera's exposure offset within a repeating trigger cycle.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,10 +76,17 @@ impl TriggerTiming {
     /// Measures the timing from each camera's first timestamps (rig order;
     /// a camera may have none, its offset is then 0). The period is the
     /// median frame interval; each camera's phase is the circular mean of
-    /// its timestamps modulo the period. The cycle starts with the camera
-    /// that delivered the first frame, so that the log's first frames make
-    /// one complete cycle rather than the ends of two (cameras a hair
-    /// earlier in phase, by jitter, start it too).
+    /// its timestamps modulo the period.
+    ///
+    /// Where the cycle starts: with the camera that delivered the first
+    /// frame, so that the log's first frames make one complete cycle rather
+    /// than the ends of two, unless the gap before it is one the frames'
+    /// jitter could cross: then with the nearest camera before it that
+    /// follows a wide enough gap (the widest gap when none is). A cycle's
+    /// last camera a hair ahead of the next cycle's first, its frames
+    /// jittered, would otherwise be read after the next cycle's first frames
+    /// and arrive for a set already gone (free-running cameras, stamped on
+    /// arrival, put one 2.4 ms ahead of the first in a live recording).
     pub fn measure(timestamps_ns: &[Vec<u64>]) -> Result<Self, TimingError> {
         let intervals: Vec<Option<f64>> = timestamps_ns
             .iter()
@@ -125,20 +135,20 @@ impl TriggerTiming {
                 Some(sin.atan2(cos).rem_euclid(TAU))
             })
             .collect();
+        let jitter = timestamp_jitter(timestamps_ns, &phases, origin, period);
+        let min_gap = (MIN_CYCLE_GAP_SHARE * TAU).max(CYCLE_GAP_JITTERS * jitter / period * TAU);
         let first_camera = timestamps_ns
             .iter()
             .position(|times| times.contains(&origin))
             .unwrap_or(0);
-        let start = phases[first_camera].unwrap_or(0.0) - TAU * START_JITTER;
-        let offsets_ns: Vec<Option<i64>> = phases
+        let start = cycle_start(&phases, first_camera, min_gap);
+        let offsets_ns = phases
             .iter()
-            .map(|phase| phase.map(|p| ((p - start).rem_euclid(TAU) / TAU * period).round() as i64))
-            .collect();
-        // The earliest camera of the cycle exposes at its start.
-        let earliest = offsets_ns.iter().flatten().copied().min().unwrap_or(0);
-        let offsets_ns = offsets_ns
-            .iter()
-            .map(|offset| offset.map_or(0, |o| o - earliest))
+            .map(|phase| {
+                phase.map_or(0, |p| {
+                    ((p - start).rem_euclid(TAU) / TAU * period).round() as i64
+                })
+            })
             .collect();
         Self::new(period.round() as u64, offsets_ns)
     }
@@ -176,6 +186,69 @@ impl TriggerTiming {
             cameras.iter().map(|&c| self.offset_ns(c)).collect(),
         )
     }
+}
+
+/// The root mean square of the timestamps' distances from their camera's
+/// phase, in nanoseconds (exposure and stamping jitter, and what an error in
+/// the period adds over the measured frames).
+fn timestamp_jitter(
+    timestamps_ns: &[Vec<u64>],
+    phases: &[Option<f64>],
+    origin: u64,
+    period: f64,
+) -> f64 {
+    let (sum, count) = timestamps_ns
+        .iter()
+        .zip(phases)
+        .filter_map(|(times, phase)| phase.map(|phase| (times, phase)))
+        .flat_map(|(times, phase)| {
+            times.iter().map(move |&t| {
+                let angle = TAU * ((t - origin) as f64 / period).fract();
+                let off = (angle - phase + TAU / 2.0).rem_euclid(TAU) - TAU / 2.0;
+                off / TAU * period
+            })
+        })
+        .fold((0.0, 0usize), |(sum, n), d| (sum + d * d, n + 1));
+    if count == 0 {
+        0.0
+    } else {
+        (sum / count as f64).sqrt()
+    }
+}
+
+/// The phase (angle in `[0, TAU)`) the cycle starts at: `first_camera`'s, or
+/// walking back from it, the first camera's whose gap to the camera before
+/// it is at least `min_gap`; when no gap is, the one after the widest gap.
+fn cycle_start(phases: &[Option<f64>], first_camera: usize, min_gap: f64) -> f64 {
+    let mut sorted: Vec<f64> = phases.iter().flatten().copied().collect();
+    sorted.sort_by(f64::total_cmp);
+    let count = sorted.len();
+    if count == 0 {
+        return 0.0;
+    }
+    let gap_before = |i: usize| {
+        let previous = sorted[(i + count - 1) % count];
+        (sorted[i] - previous).rem_euclid(TAU)
+    };
+    let first_phase = phases
+        .get(first_camera)
+        .copied()
+        .flatten()
+        .unwrap_or(sorted[0]);
+    // The last of the cameras in phase with the first camera (sorted), so
+    // that the walk back passes over them all.
+    let first = sorted.iter().rposition(|&p| p == first_phase).unwrap_or(0);
+    let single = count == 1;
+    if let Some(step) = (0..count).find(|&step| {
+        let i = (first + count - step) % count;
+        single || gap_before(i) >= min_gap
+    }) {
+        return sorted[(first + count - step) % count];
+    }
+    let widest = (0..count)
+        .max_by(|&a, &b| gap_before(a).total_cmp(&gap_before(b)))
+        .unwrap_or(0);
+    sorted[widest]
 }
 
 /// A camera's intervals between successive frames (none below two frames).
@@ -226,6 +299,25 @@ mod tests {
             .collect()
     }
 
+    /// Like [`frames`], with the jitter drawn from a deterministic hash of
+    /// frame and camera rather than a cycle, so that intervals keep their
+    /// median.
+    fn noisy_frames(
+        offsets_ms: &[f64],
+        period_ms: f64,
+        cycles: usize,
+        jitter_ms: f64,
+    ) -> Vec<Vec<u64>> {
+        let mut times = frames(offsets_ms, period_ms, cycles, 0.0);
+        for (camera, camera_times) in times.iter_mut().enumerate() {
+            for (k, t) in camera_times.iter_mut().enumerate() {
+                let noise = jitter_ms * (k as f64 * 12.9898 + camera as f64 * 78.233).sin();
+                *t = t.saturating_add_signed((noise * MS).round() as i64);
+            }
+        }
+        times
+    }
+
     #[test]
     fn measured_av2_timing_recovers_the_offsets_from_the_first_camera_on() {
         let timing = TriggerTiming::measure(&frames(&AV2_OFFSETS_MS, 50.0, 6, 0.4)).unwrap();
@@ -242,14 +334,53 @@ mod tests {
                 assert!(error < 0.5, "cameras {a}, {b}: {measured} vs {truth}");
             }
         }
-        // The rear left camera delivered first: the cycle starts with it,
-        // as AV2's cycle does, and spans 42.5 ms.
+        // The cycle starts with the rear left camera, after the 7.5 ms in
+        // which no camera exposes, as AV2's cycle does, and spans 42.5 ms.
         assert!(timing.offset_ns(5) == 0, "{timing:?}");
         assert!(
             (timing.spread_ns() as f64 / MS - 42.5).abs() < 1.5,
             "{timing:?}"
         );
         assert!(timing.offsets_ns().iter().all(|&o| o >= 0));
+    }
+
+    #[test]
+    fn the_cycle_starts_at_the_first_camera_unless_jitter_could_cross_the_gap_before_it() {
+        // Free-running cameras as a live recording had them: camera 1 runs
+        // 1.7 ms ahead of camera 0, which delivered the log's first frame.
+        let mut times = frames(&[0.0, -1.7, 5.6, 13.0, 17.9, 0.7, 22.2], 100.0, 6, 0.0);
+        times[1].remove(0);
+        let timing = TriggerTiming::measure(&times).unwrap();
+        assert_eq!(timing.offset_ns(1), 0, "{timing:?}");
+        assert!(
+            (timing.spread_ns() as f64 / MS - 23.9).abs() < 0.5,
+            "{timing:?}"
+        );
+
+        // 4 ms ahead: steady timestamps leave that gap as the boundary...
+        let mut steady = frames(&[0.0, -4.0, 20.0], 100.0, 5, 0.0);
+        steady[1].remove(0);
+        let timing = TriggerTiming::measure(&steady).unwrap();
+        assert_eq!(timing.offsets_ns(), &[0, 96_000_000, 20_000_000]);
+        // ...timestamps jittered by up to ±3 ms do not.
+        let mut jittered = noisy_frames(&[0.0, -4.0, 20.0], 100.0, 10, 3.0);
+        jittered[1].remove(0);
+        let timing = TriggerTiming::measure(&jittered).unwrap();
+        assert_eq!(timing.offset_ns(1), 0, "{timing:?}");
+        assert!(timing.spread_ns() < 30 * MS as u64, "{timing:?}");
+    }
+
+    #[test]
+    fn with_no_gap_wider_than_the_jitter_the_cycle_starts_after_the_widest() {
+        // Timestamps jittered by up to ±6 ms (4.2 ms RMS): no gap is the
+        // 25 ms that takes, the 18 ms one before camera 7 is the widest.
+        let offsets = [0.0, 12.0, 24.0, 36.0, 48.0, 60.0, 72.0, 90.0];
+        let timing = TriggerTiming::measure(&noisy_frames(&offsets, 100.0, 40, 6.0)).unwrap();
+        assert_eq!(timing.offset_ns(7), 0, "{timing:?}");
+        assert!(
+            (timing.spread_ns() as f64 / MS - 82.0).abs() < 3.0,
+            "{timing:?}"
+        );
     }
 
     #[test]
