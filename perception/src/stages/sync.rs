@@ -666,7 +666,8 @@ mod tests {
     fn measured_phases_put_every_av2_cycle_in_one_complete_set() {
         let mut h = Harness::new(SyncConfig::default());
         let sets = run(&mut h, &av2_frames(40, &[]));
-        // The measured cycle starts with the camera that delivered first.
+        // The measured cycle starts with the camera that delivered first
+        // (AV2's rear left, 7.5 ms after the camera before it).
         assert_eq!(sets.len(), 40);
         assert!(sets.iter().all(FrameSet::is_complete));
         assert_eq!(h.ledger.counts().dropped_total(), 0);
@@ -749,11 +750,12 @@ mod tests {
 
     #[test]
     fn a_camera_just_ahead_of_the_first_one_starts_the_cycle_and_no_frame_is_late() {
-        // With the cycle started at the camera that delivered first, the
-        // front left camera was last in the cycle, 98 ms after its start;
-        // its frames, jittered, came after the next cycle's first frames,
-        // which had already sent its set off: dropped as late (CI, 48 of
-        // 649 frames of a live recording's replay).
+        // With the cycle started at the camera that delivered first
+        // whatever the gap before it, the front left camera was last in
+        // the cycle, 98 ms after its start; its frames, jittered, came
+        // after the next cycle's first frames, which had already sent its
+        // set off: dropped as late (CI, 48 of 649 frames of a live
+        // recording's replay).
         let frames = free_running_frames(60);
         let mut h = Harness::new(SyncConfig::default());
         h.sync.measure_ahead(&index_of(&frames));
