@@ -119,9 +119,7 @@ impl TriggerTiming {
                 needed: MIN_FRAMES_FOR_RATE,
             });
         };
-        // Phase of each camera as an angle on the cycle; relative to the
-        // first frame so that an error in the period does not grow with the
-        // timestamps' magnitude.
+        // Each camera's phase: the circular mean of its frames' angles.
         let phases: Vec<Option<f64>> = timestamps_ns
             .iter()
             .map(|times| {
@@ -129,7 +127,7 @@ impl TriggerTiming {
                     return None;
                 }
                 let (sin, cos) = times.iter().fold((0.0, 0.0), |(s, c), &t| {
-                    let angle = TAU * ((t - origin) as f64 / period).fract();
+                    let angle = cycle_angle(t, origin, period);
                     (s + angle.sin(), c + angle.cos())
                 });
                 Some(sin.atan2(cos).rem_euclid(TAU))
@@ -188,6 +186,13 @@ impl TriggerTiming {
     }
 }
 
+/// Where in the cycle (angle in `[0, TAU)`) a timestamp falls; counted from
+/// the first frame so that an error in the period does not grow with the
+/// timestamps' magnitude.
+fn cycle_angle(t: u64, origin: u64, period: f64) -> f64 {
+    TAU * ((t - origin) as f64 / period).fract()
+}
+
 /// The root mean square of the timestamps' distances from their camera's
 /// phase, in nanoseconds (exposure and stamping jitter, and what an error in
 /// the period adds over the measured frames).
@@ -203,8 +208,8 @@ fn timestamp_jitter(
         .filter_map(|(times, phase)| phase.map(|phase| (times, phase)))
         .flat_map(|(times, phase)| {
             times.iter().map(move |&t| {
-                let angle = TAU * ((t - origin) as f64 / period).fract();
-                let off = (angle - phase + TAU / 2.0).rem_euclid(TAU) - TAU / 2.0;
+                let off = (cycle_angle(t, origin, period) - phase + TAU / 2.0).rem_euclid(TAU)
+                    - TAU / 2.0;
                 off / TAU * period
             })
         })
@@ -218,7 +223,8 @@ fn timestamp_jitter(
 
 /// The phase (angle in `[0, TAU)`) the cycle starts at: `first_camera`'s, or
 /// walking back from it, the first camera's whose gap to the camera before
-/// it is at least `min_gap`; when no gap is, the one after the widest gap.
+/// it is at least `min_gap`; when no gap is (a single camera's is 0), the
+/// one after the widest gap.
 fn cycle_start(phases: &[Option<f64>], first_camera: usize, min_gap: f64) -> f64 {
     let mut sorted: Vec<f64> = phases.iter().flatten().copied().collect();
     sorted.sort_by(f64::total_cmp);
@@ -238,11 +244,9 @@ fn cycle_start(phases: &[Option<f64>], first_camera: usize, min_gap: f64) -> f64
     // The last of the cameras in phase with the first camera (sorted), so
     // that the walk back passes over them all.
     let first = sorted.iter().rposition(|&p| p == first_phase).unwrap_or(0);
-    let single = count == 1;
-    if let Some(step) = (0..count).find(|&step| {
-        let i = (first + count - step) % count;
-        single || gap_before(i) >= min_gap
-    }) {
+    if let Some(step) =
+        (0..count).find(|&step| gap_before((first + count - step) % count) >= min_gap)
+    {
         return sorted[(first + count - step) % count];
     }
     let widest = (0..count)
